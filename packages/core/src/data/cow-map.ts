@@ -1,0 +1,101 @@
+/**
+ * A copy-on-write map: a stack of layers where only the top one is written.
+ * `fork()` freezes the current top layer and gives both sides a fresh one, so a
+ * copy costs O(1) however many variables the store holds (DESIGN §3) and writes
+ * on either side never show through to the other.
+ */
+const DELETED: unique symbol = Symbol("deleted");
+type Slot<V> = V | typeof DELETED;
+
+/** Flatten chains deeper than this on fork, so lookups stay short. */
+const MAX_DEPTH = 12;
+
+export class CowMap<V> {
+  private own: Map<string, Slot<V>>;
+  private parent: CowMap<V> | null;
+  private depth: number;
+
+  constructor(parent: CowMap<V> | null = null) {
+    this.own = new Map();
+    this.parent = parent;
+    this.depth = parent ? parent.depth + 1 : 0;
+  }
+
+  get(key: string): V | undefined {
+    let layer: CowMap<V> | null = this;
+    while (layer) {
+      const slot = layer.own.get(key);
+      if (slot !== undefined) return slot === DELETED ? undefined : slot;
+      layer = layer.parent;
+    }
+    return undefined;
+  }
+
+  /** True when the value lives in the writable top layer (safe to mutate in place). */
+  isOwn(key: string): boolean {
+    const slot = this.own.get(key);
+    return slot !== undefined && slot !== DELETED;
+  }
+
+  has(key: string): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  set(key: string, value: V): void {
+    this.own.set(key, value);
+  }
+
+  delete(key: string): void {
+    if (this.parent && this.parent.has(key)) this.own.set(key, DELETED);
+    else this.own.delete(key);
+  }
+
+  /** Every live key, top layer first. */
+  keys(): Set<string> {
+    const seen = new Set<string>();
+    const live = new Set<string>();
+    let layer: CowMap<V> | null = this;
+    while (layer) {
+      for (const [key, slot] of layer.own) {
+        if (seen.has(key)) continue;
+        seen.add(key);
+        if (slot !== DELETED) live.add(key);
+      }
+      layer = layer.parent;
+    }
+    return live;
+  }
+
+  /** Keys set in the top layer only (BitBake's localkeys). */
+  ownKeys(): string[] {
+    const out: string[] = [];
+    for (const [key, slot] of this.own) if (slot !== DELETED) out.push(key);
+    return out;
+  }
+
+  /**
+   * Freeze what this map holds and return a new map sharing it. This map keeps
+   * working on a fresh top layer of its own.
+   */
+  fork(): CowMap<V> {
+    let base: CowMap<V>;
+    if (this.own.size === 0 && this.parent) {
+      base = this.parent;
+    } else {
+      base = new CowMap<V>(this.parent);
+      base.own = this.own;
+      base.depth = this.depth;
+      if (base.depth >= MAX_DEPTH) base = base.flattened();
+    }
+    this.own = new Map();
+    this.parent = base;
+    this.depth = base.depth + 1;
+    return new CowMap<V>(base);
+  }
+
+  private flattened(): CowMap<V> {
+    const flat = new CowMap<V>(null);
+    for (const key of this.keys()) flat.own.set(key, this.get(key) as V);
+    return flat;
+  }
+}

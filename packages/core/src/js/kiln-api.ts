@@ -1,0 +1,49 @@
+/** The `kiln` object that metadata JavaScript sees beside `d`. */
+import { FatalError, SkipRecipe } from "../errors.js";
+import { utils, type KilnUtils } from "./utils.js";
+
+export interface MetadataLogger {
+  note(message: string): void;
+  warn(message: string): void;
+  debug(message: string): void;
+}
+
+export interface KilnJsApi {
+  note(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  debug(...args: unknown[]): void;
+  fatal(...args: unknown[]): never;
+  skipRecipe(reason: string): never;
+  utils: KilnUtils;
+  plugin(name: string): unknown;
+}
+
+export const stderrLogger: MetadataLogger = {
+  note: (m) => process.stderr.write(`NOTE: ${m}\n`),
+  warn: (m) => process.stderr.write(`WARNING: ${m}\n`),
+  debug: (m) => {
+    if (process.env.KILN_DEBUG) process.stderr.write(`DEBUG: ${m}\n`);
+  },
+};
+
+export function createKilnJsApi(
+  logger: MetadataLogger = stderrLogger,
+  plugins: (name: string) => unknown = () => undefined,
+): KilnJsApi {
+  const text = (args: unknown[]) => args.map(String).join(" ");
+  return Object.freeze({
+    note: (...a: unknown[]) => logger.note(text(a)),
+    warn: (...a: unknown[]) => logger.warn(text(a)),
+    debug: (...a: unknown[]) => logger.debug(text(a)),
+    fatal: (...a: unknown[]): never => {
+      throw new FatalError(text(a));
+    },
+    skipRecipe: (reason: string): never => {
+      throw new SkipRecipe(reason);
+    },
+    utils,
+    plugin: (name: string) => plugins(name),
+  });
+}
+
+export const defaultKilnJsApi = createKilnJsApi();

@@ -1,5 +1,7 @@
 /** The `kiln` object that metadata JavaScript sees beside `d`. */
+import { posix } from "node:path";
 import { FatalError, SkipRecipe } from "../errors.js";
+import { varsFromFile } from "../parse/vars-from-file.js";
 import { utils, type KilnUtils } from "./utils.js";
 
 export interface MetadataLogger {
@@ -16,6 +18,10 @@ export interface KilnJsApi {
   skipRecipe(reason: string): never;
   utils: KilnUtils;
   plugin(name: string): unknown;
+  /** [PN, PV, PR] from a recipe file name `name_version_revision.bb`. */
+  varsFromFile(file: string | undefined): [string | undefined, string | undefined, string | undefined];
+  /** POSIX path helpers (BitBake code reaches for os.path). */
+  path: typeof posix;
 }
 
 export const stderrLogger: MetadataLogger = {
@@ -43,6 +49,8 @@ export function createKilnJsApi(
     },
     utils,
     plugin: (name: string) => plugins(name),
+    varsFromFile,
+    path: posix,
   });
 }
 

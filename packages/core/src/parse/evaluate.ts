@@ -176,8 +176,7 @@ function assign(st: AssignStmt, d: DataStore): void {
   if (st.flag !== undefined) {
     d.setVarFlag(key, st.op === "??=" ? `_defaultval_flag_${st.flag}` : st.flag, val, opts);
   } else if (st.op === "??=") {
-    d.setVarFlag(key, "_defaultval", val, { ...opts, flag: undefined } as SetOptions);
-    d.recordHistory(key, opts);
+    d.setVarFlag(key, "_defaultval", val, opts);
   } else {
     d.setVar(key, val, opts);
   }

@@ -2,7 +2,6 @@
  * The public parse entry points: configuration files (no finalisation) and
  * recipes (recipe, then its .bbappends, then finalisation as BitBake does it).
  */
-import { basename, extname } from "node:path";
 import { KilnError, ParseError, SkipRecipe } from "../errors.js";
 import type { DataStore } from "../data/datastore.js";
 import { expandKeys } from "../data/expand-keys.js";
@@ -95,12 +94,4 @@ export function listTasks(d: DataStore): string[] {
   return [...((d.getVar("__BBTASKS", false) as string[] | undefined) ?? [])];
 }
 
-/** bb.parse.vars_from_file: [PN, PV, PR] from `name_version_revision.bb`. */
-export function varsFromFile(file: string | undefined): [string | undefined, string | undefined, string | undefined] {
-  if (!file || !/\.(bb|bbappend)$/.test(file)) return [undefined, undefined, undefined];
-  const parts = basename(file, extname(file)).split("_");
-  if (parts.length > 3) {
-    throw new KilnError("PARSE_ERROR", `${file}: unable to generate default variables from the file name (too many underscores)`);
-  }
-  return [parts[0], parts[1], parts[2]];
-}
+export { varsFromFile } from "./vars-from-file.js";

@@ -1,0 +1,178 @@
+/**
+ * The `kiln` command: a thin layer over @kiln/core. Every failure is caught here
+ * and printed as one message (with -D, the stack too).
+ */
+import { Command, CommanderError, Option } from "commander";
+import { DataStore, Kiln, UsageError, emitEnvironment, emitHistory, shellQuote, type KilnOptions } from "@kiln/core";
+import { resolve } from "node:path";
+import { EXIT, reportError } from "./errors.js";
+import { addLayer, initBuildDir, removeLayer, showLayers } from "./layers-command.js";
+import { processOutput, type Output } from "./output.js";
+
+interface MainOptions {
+  e?: boolean;
+  p?: boolean;
+  b?: string;
+  r?: string;
+  D?: boolean;
+  k?: boolean;
+  j?: string;
+}
+
+interface RunContext {
+  io: Output;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  debug: boolean;
+}
+
+function kilnFor(ctx: RunContext, history = false): Kiln {
+  const opts: KilnOptions = { cwd: ctx.cwd, env: ctx.env, history };
+  return new Kiln(opts);
+}
+
+/** The DataStore `-e`/getvar show: the configuration, one recipe (-r/-b), with history when asked. */
+async function storeFor(ctx: RunContext, recipe: string | undefined, file: string | undefined, history: boolean): Promise<DataStore> {
+  if (recipe && file) throw new UsageError("use either -r RECIPE or -b FILE, not both");
+  const kiln = kilnFor(ctx, history);
+  if (file) return kiln.parseRecipe(resolve(ctx.cwd, file), []);
+  if (recipe) {
+    const info = await kiln.findRecipe(recipe);
+    return kiln.parseRecipe(info.file, info.appends);
+  }
+  return kiln.configuration().d;
+}
+
+async function parseOnly(ctx: RunContext, keepGoing: boolean): Promise<number> {
+  const kiln = kilnFor(ctx);
+  const result = await kiln.parseAll();
+  for (const w of result.warnings) ctx.io.err(`WARNING: ${w}\n`);
+  for (const e of result.errors) {
+    ctx.io.err(`ERROR: ${e.message}\n`);
+    if (e.hint) ctx.io.err(`  hint: ${e.hint}\n`);
+  }
+  const s = result.stats;
+  ctx.io.out(
+    `Parsing recipes: ${s.recipes} recipes, ${s.parsed} parsed, ${s.cached} from cache, ${s.skipped} skipped, ${s.masked} masked, ${s.errors} errors` +
+      (s.virtual ? `, ${s.virtual} virtual` : "") +
+      `. ${result.preferred.size} targets.\n`,
+  );
+  return s.errors && !keepGoing ? EXIT.USAGE : EXIT.OK;
+}
+
+function buildProgram(ctx: RunContext, setCode: (c: number) => void): Command {
+  const program = new Command("kiln");
+  program
+    .description("kiln: a BitBake-syntax build task runner")
+    .usage("[options] [TARGET...]")
+    .argument("[targets...]", "recipes (or recipe:do_task) to build")
+    .option("-e", "print the configuration (or a recipe's) environment with variable history, as bitbake -e")
+    .option("-p", "parse every recipe and report counts (recipes, cached, skipped, errors), as bitbake -p")
+    .option("-b <file>", "use one recipe file directly (with -e or getvar)")
+    .option("-r <recipe>", "the recipe whose variables -e prints")
+    .option("-k", "continue as much as possible after an error")
+    .option("-j <n>", "parse threads")
+    .option("-D", "debug: show stack traces")
+    .enablePositionalOptions()
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) })
+    .action(async (targets: string[], opts: MainOptions) => {
+      if (opts.p) return setCode(await parseOnly(ctx, !!opts.k));
+      if (opts.e) {
+        if (targets.length > 1) throw new UsageError("-e takes at most one recipe");
+        const d = await storeFor(ctx, opts.r ?? targets[0], opts.b, true);
+        ctx.io.out(emitEnvironment(d, true));
+        return setCode(EXIT.OK);
+      }
+      if (opts.b || targets.length) {
+        throw new UsageError("building targets is not available yet (task execution is issue #3); use -p, -e, getvar", {
+          hint: "kiln -p | kiln -e [-r RECIPE | -b FILE] | kiln getvar VAR",
+        });
+      }
+      ctx.io.out(program.helpInformation());
+      return setCode(EXIT.USAGE);
+    });
+
+  program
+    .command("getvar")
+    .description("print a variable's value (of the configuration, or of a recipe with -r / -b)")
+    .argument("<var>", "variable name")
+    .option("-r, --recipe <recipe>", "recipe to read the variable from")
+    .option("-b, --file <file>", "recipe file to read the variable from")
+    .option("--flag <flag>", "print this flag of the variable instead")
+    .option("--value", "print only the value")
+    .option("--history", "print the variable's history (which file and line changed it)")
+    .option("-D", "debug: show stack traces")
+    .action(async (name: string, o: { recipe?: string; file?: string; flag?: string; value?: boolean; history?: boolean }) => {
+      const history = !!o.history && !o.value;
+      const d = await storeFor(ctx, o.recipe, o.file, history);
+      const value = o.flag ? d.getVarFlag(name, o.flag) : d.getVar(name);
+      const unset = value === undefined || value === null;
+      if (o.value) {
+        if (unset) return setCode(EXIT.FAILED);
+        ctx.io.out(`${String(value)}\n`);
+        return setCode(EXIT.OK);
+      }
+      if (history) ctx.io.out(emitHistory(d, name));
+      if (unset) {
+        ctx.io.err(`The variable '${name}${o.flag ? `[${o.flag}]` : ""}' is not defined\n`);
+        return setCode(EXIT.FAILED);
+      }
+      ctx.io.out(`${name}${o.flag ? `[${o.flag}]` : ""}="${shellQuote(String(value))}"\n`);
+      return setCode(EXIT.OK);
+    });
+
+  program
+    .command("init")
+    .description("make a build directory with conf/bblayers.conf and conf/local.conf")
+    .argument("[dir]", "build directory", "build")
+    .action((dir: string) => setCode(initBuildDir(resolve(ctx.cwd, dir), ctx.io)));
+
+  const layers = program.command("layers").description("show or edit the layers of this build directory");
+  layers.command("show").description("list the layers in BBLAYERS").action(() => setCode(showLayers(kilnFor(ctx), ctx.io)));
+  layers
+    .command("add")
+    .argument("<dir>", "layer directory")
+    .description("add a layer to BBLAYERS")
+    .action((dir: string) => setCode(addLayer(kilnFor(ctx), resolve(ctx.cwd, dir), ctx.io)));
+  layers
+    .command("remove")
+    .argument("<dir>", "layer directory")
+    .description("remove a layer from BBLAYERS")
+    .action((dir: string) => setCode(removeLayer(kilnFor(ctx), resolve(ctx.cwd, dir), ctx.io)));
+
+  program.addOption(new Option("--json", "machine-readable events (with builds)").hideHelp());
+  return program;
+}
+
+export interface MainEnvironment {
+  io?: Output;
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Run the CLI; resolves to the exit code. */
+export async function main(argv: string[], environment: MainEnvironment = {}): Promise<number> {
+  const debug = argv.includes("-D");
+  const ctx: RunContext = {
+    io: environment.io ?? processOutput,
+    cwd: environment.cwd ?? process.cwd(),
+    env: environment.env ?? process.env,
+    debug,
+  };
+  let code: number = EXIT.OK;
+  const program = buildProgram(ctx, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.version") return EXIT.OK;
+      return EXIT.USAGE;
+    }
+    return reportError(err, ctx.io, debug);
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * The Kiln object: loads the configuration, finds and parses recipes (through the
+ * parse cache and worker threads), and exposes the hooks plugins tap.
+ */
+import { join } from "node:path";
+import { DataStore } from "./data/datastore.js";
+import { KilnError, NotFoundError } from "./errors.js";
+import { createHooks, type KilnHooks, type VirtualRecipe } from "./hooks.js";
+import { FileStamps, ParseCache, PARSE_CACHE_VERSION } from "./cache/parse-cache.js";
+import { loadConfiguration, type Configuration, type LoadConfigOptions } from "./layers/config.js";
+import { appendsFor, collectRecipeFiles, danglingAppends, recipePriority } from "./layers/collect.js";
+import { chooseRecipe, type Candidate } from "./layers/preferred.js";
+import { recipeInfo, type RecipeInfo } from "./layers/recipe-info.js";
+import { sha256 } from "./parse/files.js";
+import type { ParseOutcome } from "./parse/jobs.js";
+import { parseInParallel } from "./parse/pool.js";
+import { ParseSession, parseRecipeFile } from "./parse/recipe.js";
+
+export interface ParseStats {
+  recipes: number;
+  parsed: number;
+  cached: number;
+  skipped: number;
+  masked: number;
+  errors: number;
+  virtual: number;
+}
+
+export interface RecipeError {
+  file: string;
+  code: string;
+  message: string;
+  hint?: string;
+}
+
+export interface ParseResult {
+  recipes: RecipeInfo[];
+  errors: RecipeError[];
+  warnings: string[];
+  stats: ParseStats;
+  /** PN -> the recipe chosen to build it. */
+  preferred: Map<string, RecipeInfo>;
+}
+
+export interface KilnOptions extends LoadConfigOptions {
+  /** Parallel parse threads (default: available cores). */
+  threads?: number;
+}
+
+export class Kiln {
+  readonly hooks: KilnHooks = createHooks();
+  private config: Configuration | null = null;
+  private virtuals = new Map<string, VirtualRecipe>();
+
+  constructor(readonly options: KilnOptions = {}) {}
+
+  /** The parsed configuration (read once). */
+  configuration(): Configuration {
+    if (!this.config) {
+      this.config = loadConfiguration(this.options);
+      this.hooks.layersLoaded.call(this.config.layers);
+      this.hooks.configParsed.call(this.config.d);
+    }
+    return this.config;
+  }
+
+  /** Identifies everything the configuration came from: its files' contents and the environment. */
+  configHash(): string {
+    const c = this.configuration();
+    const files = [...c.session.files.entries()].sort(([a], [b]) => a.localeCompare(b));
+    return sha256(JSON.stringify([PARSE_CACHE_VERSION, c.topdir, files, Object.entries(c.env).sort()]));
+  }
+
+  /** Parse every recipe of the configured layers (as `bitbake -p`). */
+  async parseAll(): Promise<ParseResult> {
+    const config = this.configuration();
+    const d = config.d;
+    const { recipes: files, appends, masked, collections } = collectRecipeFiles(d);
+    const warnings: string[] = [];
+    const dangling = danglingAppends(files, appends);
+    if (dangling.length) {
+      const msg = `No recipes match these .bbappend files: ${dangling.join(", ")}`;
+      if (d.getVar("BB_DANGLINGAPPENDS_WARNONLY")) warnings.push(msg);
+      else throw new KilnError("PARSE_ERROR", msg, { hint: 'set BB_DANGLINGAPPENDS_WARNONLY = "1" to only warn' });
+    }
+
+    const cacheDir = String(d.getVar("CACHE") ?? join(String(d.getVar("TMPDIR") ?? join(config.topdir, "tmp")), "cache"));
+    const cache = ParseCache.load(cacheDir, this.configHash());
+    const stamps = new FileStamps();
+    const infos: RecipeInfo[] = [];
+    const todo: { file: string; appends: string[] }[] = [];
+    for (const file of files) {
+      const fileAppends = appendsFor(file, appends);
+      const hit = cache.lookup(file, fileAppends, stamps);
+      if (hit) infos.push(hit);
+      else todo.push({ file, appends: fileAppends });
+    }
+    const cached = infos.length;
+
+    const outcomes: ParseOutcome[] = todo.length
+      ? await parseInParallel(config, this.options, todo, this.options.threads)
+      : [];
+    const errors: RecipeError[] = [];
+    for (const o of outcomes) {
+      if (o.error) {
+        errors.push({ file: o.file, ...o.error });
+        continue;
+      }
+      const info = o.info as RecipeInfo;
+      infos.push(info);
+      cache.store(o.file, { appends: o.appends, files: o.files ?? [], info });
+    }
+    cache.retain(new Set(files));
+    cache.save();
+
+    this.virtuals.clear();
+    await this.hooks.synthesizeRecipes.promise({ addVirtual: (r) => this.virtuals.set(r.info.file, r) }, d);
+    for (const v of this.virtuals.values()) infos.push(v.info);
+
+    const preferred = this.choosePreferred(infos, collections);
+    const skipped = infos.filter((i) => i.skipped).length;
+    return {
+      recipes: infos,
+      errors,
+      warnings,
+      preferred,
+      stats: {
+        recipes: files.length + this.virtuals.size,
+        parsed: outcomes.length,
+        cached,
+        skipped,
+        masked,
+        errors: errors.length,
+        virtual: this.virtuals.size,
+      },
+    };
+  }
+
+  private choosePreferred(infos: RecipeInfo[], collections: ReturnType<typeof collectRecipeFiles>["collections"]): Map<string, RecipeInfo> {
+    const byPn = new Map<string, Candidate[]>();
+    for (const info of infos) {
+      if (info.skipped) continue;
+      const list = byPn.get(info.pn) ?? [];
+      list.push({ info, priority: recipePriority(info.file, collections).priority });
+      byPn.set(info.pn, list);
+    }
+    const out = new Map<string, RecipeInfo>();
+    for (const [pn, list] of byPn) out.set(pn, list.length === 1 ? list[0].info : chooseRecipe(pn, list, this.configuration().d).chosen.info);
+    return out;
+  }
+
+  /** Full DataStore of one recipe file, parsed now (with history when the configuration has it). */
+  parseRecipe(file: string, appends?: string[]): DataStore {
+    const config = this.configuration();
+    const virtual = this.virtuals.get(file);
+    if (virtual) return virtual.materialize(config.d.createCopy());
+    const all = appends ?? appendsFor(file, collectRecipeFiles(config.d).appends);
+    const d = parseRecipeFile(config.d.createCopy(), file, { appends: all, session: new ParseSession() });
+    this.hooks.recipeParsed.call(d, recipeInfo(d, file, all));
+    return d;
+  }
+
+  /** The recipe file chosen for a name (PN or something it PROVIDES). */
+  async findRecipe(name: string): Promise<RecipeInfo> {
+    const result = await this.parseAll();
+    const direct = result.preferred.get(name);
+    if (direct) return direct;
+    const providers = [...result.preferred.values()].filter((i) => i.provides.includes(name));
+    if (providers.length === 1) return providers[0];
+    const pref = this.configuration().d.getVar(`PREFERRED_PROVIDER_${name}`);
+    const chosen = pref ? result.preferred.get(String(pref)) : undefined;
+    if (chosen) return chosen;
+    if (providers.length > 1) {
+      throw new KilnError("NOT_FOUND", `Multiple recipes provide ${name}: ${providers.map((p) => p.pn).join(", ")}`, {
+        hint: `set PREFERRED_PROVIDER_${name} to choose one`,
+      });
+    }
+    const skipped = result.recipes.find((i) => i.pn === name && i.skipped);
+    if (skipped) throw new NotFoundError(`Recipe ${name} is skipped: ${skipped.skipped}`);
+    throw new NotFoundError(`Nothing PROVIDES '${name}'`, { hint: "check the name, or that its layer is in BBLAYERS ('kiln layers show')" });
+  }
+}
+
+export function newDataStore(history = false): DataStore {
+  return new DataStore({ history });
+}

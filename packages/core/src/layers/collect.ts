@@ -1,0 +1,83 @@
+/**
+ * Finding recipes: BBFILES globs split into .bb recipes and .bbappend files,
+ * minus BBMASK; appends matched to recipes by name (`%` matches any version);
+ * each recipe's priority from the first BBFILE_PATTERN_<collection> matching it.
+ */
+import { globSync } from "./glob.js";
+import type { DataStore } from "../data/datastore.js";
+import { basename } from "node:path";
+import { LayerError } from "../errors.js";
+
+export interface Collection {
+  name: string;
+  pattern: RegExp;
+  priority: number;
+}
+
+export interface RecipeFiles {
+  recipes: string[];
+  appends: string[];
+  masked: number;
+  collections: Collection[];
+}
+
+export function collectRecipeFiles(d: DataStore): RecipeFiles {
+  const patterns = String(d.getVar("BBFILES") ?? "").split(/\s+/).filter(Boolean);
+  const mask = String(d.getVar("BBMASK") ?? "").split(/\s+/).filter(Boolean);
+  const maskRe = mask.length ? new RegExp(mask.join("|")) : null;
+  const seen = new Set<string>();
+  const recipes: string[] = [];
+  const appends: string[] = [];
+  let masked = 0;
+  for (const pattern of patterns) {
+    for (const file of globSync(pattern)) {
+      if (seen.has(file)) continue;
+      seen.add(file);
+      if (maskRe && maskRe.test(file)) {
+        masked++;
+        continue;
+      }
+      if (file.endsWith(".bb")) recipes.push(file);
+      else if (file.endsWith(".bbappend")) appends.push(file);
+    }
+  }
+  return { recipes, appends, masked, collections: collectionsOf(d) };
+}
+
+export function collectionsOf(d: DataStore): Collection[] {
+  const out: Collection[] = [];
+  for (const name of String(d.getVar("BBFILE_COLLECTIONS") ?? "").split(/\s+/).filter(Boolean)) {
+    const pattern = d.getVar(`BBFILE_PATTERN_${name}`);
+    if (!pattern) continue;
+    let re: RegExp;
+    try {
+      re = new RegExp(`^(?:${String(pattern).replace(/^\^/, "")})`);
+    } catch (err) {
+      throw new LayerError(`BBFILE_PATTERN_${name} is not a valid regular expression: ${String(pattern)}`, { cause: err });
+    }
+    out.push({ name, pattern: re, priority: Number.parseInt(String(d.getVar(`BBFILE_PRIORITY_${name}`) ?? "0"), 10) || 0 });
+  }
+  return out;
+}
+
+export function recipePriority(file: string, collections: Collection[]): { priority: number; collection?: string } {
+  for (const c of collections) if (c.pattern.test(file)) return { priority: c.priority, collection: c.name };
+  return { priority: 0 };
+}
+
+/** The .bbappend files that apply to a recipe, in BBFILES order. */
+export function appendsFor(recipe: string, appends: string[]): string[] {
+  const f = basename(recipe);
+  const out: string[] = [];
+  for (const a of appends) {
+    const name = basename(a).replace(/\.bbappend$/, ".bb");
+    const pct = name.indexOf("%");
+    if (name === f || (pct >= 0 && f.startsWith(name.slice(0, pct)))) out.push(a);
+  }
+  return out;
+}
+
+/** Appends that match no recipe (BitBake errors unless BB_DANGLINGAPPENDS_WARNONLY). */
+export function danglingAppends(recipes: string[], appends: string[]): string[] {
+  return appends.filter((a) => !recipes.some((r) => appendsFor(r, [a]).length));
+}

@@ -1,0 +1,83 @@
+/**
+ * What scheduling needs from a parsed recipe, small enough to cache (DESIGN §3):
+ * names, versions, providers, dependencies and tasks with their dependency flags.
+ */
+import type { DataStore } from "../data/datastore.js";
+import { listTasks, varsFromFile } from "../parse/recipe.js";
+
+export interface TaskInfo {
+  name: string;
+  /** Same-recipe ordering from addtask after/before. */
+  deps: string[];
+  /** Expanded dependency-related flags (depends, deptask, rdeptask, ...). */
+  flags: Record<string, string>;
+}
+
+export interface RecipeInfo {
+  file: string;
+  appends: string[];
+  pn: string;
+  pe: string;
+  pv: string;
+  pr: string;
+  provides: string[];
+  depends: string[];
+  packages: string[];
+  rdepends: Record<string, string[]>;
+  rrecommends: Record<string, string[]>;
+  rprovides: Record<string, string[]>;
+  defaultPreference: number;
+  excludeFromWorld: boolean;
+  tasks: TaskInfo[];
+  /** Why the recipe is skipped (kiln.skipRecipe), if it is. */
+  skipped?: string;
+  /** Virtual recipes come from a plugin rather than a file. */
+  virtual?: boolean;
+}
+
+const TASK_FLAGS = ["depends", "rdepends", "deptask", "rdeptask", "recrdeptask", "recideptask", "nostamp", "fakeroot", "noexec", "umask", "network"];
+
+const words = (v: unknown) => (v === undefined || v === null ? [] : String(v).split(/\s+/).filter(Boolean));
+
+export function recipeInfo(d: DataStore, file: string, appends: string[]): RecipeInfo {
+  const skipped = d.getVar("__SKIPPED", false) as string | undefined;
+  const [fpn, fpv, fpr] = varsFromFile(file);
+  const pn = String(d.getVar("PN") ?? fpn ?? "defaultpkgname");
+  const packages = words(d.getVar("PACKAGES"));
+  const perPackage = (prefix: string) => {
+    const out: Record<string, string[]> = {};
+    for (const pkg of new Set([pn, ...packages])) {
+      const v = words(d.getVar(`${prefix}:${pkg}`));
+      if (v.length) out[pkg] = v;
+    }
+    return out;
+  };
+  const tasks: TaskInfo[] = skipped
+    ? []
+    : listTasks(d).map((name) => {
+        const flags: Record<string, string> = {};
+        for (const f of TASK_FLAGS) {
+          const v = d.getVarFlag(name, f);
+          if (v !== undefined && v !== null && v !== "") flags[f] = String(v);
+        }
+        return { name, deps: [...((d.getVarFlag(name, "deps", false) as string[] | undefined) ?? [])], flags };
+      });
+  return {
+    file,
+    appends,
+    pn,
+    pe: String(d.getVar("PE") ?? ""),
+    pv: String(d.getVar("PV") ?? fpv ?? "1.0"),
+    pr: String(d.getVar("PR") ?? fpr ?? "r0"),
+    provides: [pn, ...words(d.getVar("PROVIDES")).filter((p) => p !== pn)],
+    depends: words(d.getVar("DEPENDS")),
+    packages,
+    rdepends: perPackage("RDEPENDS"),
+    rrecommends: perPackage("RRECOMMENDS"),
+    rprovides: perPackage("RPROVIDES"),
+    defaultPreference: Number.parseInt(String(d.getVar("DEFAULT_PREFERENCE") ?? "0"), 10) || 0,
+    excludeFromWorld: !!d.getVar("EXCLUDE_FROM_WORLD"),
+    tasks,
+    ...(skipped ? { skipped: String(skipped) } : {}),
+  };
+}

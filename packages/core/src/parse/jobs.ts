@@ -1,0 +1,47 @@
+/**
+ * Parsing a batch of recipes against one configuration: shared by the main
+ * thread and the worker threads so both produce the same results.
+ */
+import { KilnError } from "../errors.js";
+import type { Configuration } from "../layers/config.js";
+import { recipeInfo, type RecipeInfo } from "../layers/recipe-info.js";
+import { FileStamps, type FileStamp } from "../cache/parse-cache.js";
+import { ParseSession, parseRecipeFile } from "./recipe.js";
+
+export interface ParseJob {
+  file: string;
+  appends: string[];
+}
+
+export interface SerializedError {
+  code: string;
+  message: string;
+  hint?: string;
+}
+
+export interface ParseOutcome {
+  file: string;
+  appends: string[];
+  info?: RecipeInfo;
+  files?: FileStamp[];
+  error?: SerializedError;
+}
+
+export function serializeError(err: unknown): SerializedError {
+  if (err instanceof KilnError) return { code: err.code, message: err.message, hint: err.hint };
+  return { code: "PARSE_ERROR", message: err instanceof Error ? err.message : String(err) };
+}
+
+export function parseJobs(config: Configuration, jobs: ParseJob[], stamps = new FileStamps()): ParseOutcome[] {
+  const out: ParseOutcome[] = [];
+  for (const job of jobs) {
+    const session = new ParseSession();
+    try {
+      const d = parseRecipeFile(config.d.createCopy(), job.file, { appends: job.appends, session });
+      out.push({ ...job, info: recipeInfo(d, job.file, job.appends), files: stamps.fromSession(session.files) });
+    } catch (err) {
+      out.push({ ...job, error: serializeError(err), files: stamps.fromSession(session.files) });
+    }
+  }
+  return out;
+}

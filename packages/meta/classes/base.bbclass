@@ -1,0 +1,50 @@
+# kiln's base class: inherited by every recipe (before INHERIT's classes).
+# The task chain is OpenEmbedded's; later plugins give the tasks real bodies.
+
+base_do_fetch() {
+	:
+}
+addtask fetch
+do_fetch[dirs] = "${DL_DIR}"
+do_fetch[network] = "1"
+
+base_do_unpack() {
+	:
+}
+addtask unpack after do_fetch
+do_unpack[dirs] = "${WORKDIR}"
+
+base_do_patch() {
+	:
+}
+addtask patch after do_unpack
+do_patch[dirs] = "${WORKDIR}"
+
+base_do_configure() {
+	:
+}
+addtask configure after do_patch
+do_configure[dirs] = "${B}"
+do_configure[deptask] = "do_populate_sysroot"
+
+base_do_compile() {
+	:
+}
+addtask compile after do_configure
+do_compile[dirs] = "${B}"
+
+base_do_install() {
+	:
+}
+addtask install after do_compile
+do_install[dirs] = "${B}"
+do_install[cleandirs] = "${D}"
+
+do_populate_sysroot[noexec] = "1"
+addtask populate_sysroot after do_install
+
+do_build[noexec] = "1"
+do_build[nostamp] = "1"
+addtask build after do_populate_sysroot
+
+EXPORT_FUNCTIONS do_fetch do_unpack do_patch do_configure do_compile do_install

@@ -685,7 +685,12 @@ describe("data_smart.py semantics (extra cases)", () => {
     expect(d.keys()).not.toContain("A");
   });
 
-  it("renameVar carries flags, appends and override variants", () => {
+  it("renameVar carries the value, :append/:prepend/:remove and override variants, but not other flags", () => {
+    // renameVar copies only `__setvar_keyword__` flags:
+    //   for i in srcflags:
+    //       if i not in (__setvar_keyword__):
+    //           continue
+    // and then delVar(key) drops the rest, so OLD[doc] is lost.
     const d = new DataStore();
     d.setVar("OVERRIDES", "o");
     d.setVar("OLD", "v");
@@ -695,7 +700,9 @@ describe("data_smart.py semantics (extra cases)", () => {
     d.renameVar("OLD", "NEW");
     expect(d.getVar("OLD")).toBeUndefined();
     expect(d.getVar("NEW")).toBe("ov a");
-    expect(d.getVarFlag("NEW", "doc")).toBe("d");
+    expect(d.getVar("NEW:o", false)).toBe("ov");
+    expect(d.getVarFlag("NEW", "doc")).toBeUndefined();
+    expect(d.getVarFlag("OLD", "doc")).toBeUndefined();
   });
 
   it("the expansion cache is invalidated when a referenced variable changes", () => {

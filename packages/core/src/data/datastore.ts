@@ -278,14 +278,7 @@ export class DataStore {
       const dest = (this.getVarFlag(newkey, kw, false) as PendingOp[] | undefined) ?? [];
       this.setVarFlag(newkey, kw, [...dest, ...src], { ignore: true });
     }
-    // ordinary flags travel with the variable (e.g. `${PN}_foo[func]`)
-    const flags = this.vars.get(key);
-    if (flags) {
-      for (const flag in flags) {
-        if (flag === "_content" || (KEYWORDS as readonly string[]).includes(flag)) continue;
-        if (this.getVarFlag(newkey, flag, false) === undefined) this.setVarFlag(newkey, flag, flags[flag], { ignore: true });
-      }
-    }
+    // as BitBake: other flags stay behind (and go with the old name)
     const od = this.overridedata.get(key);
     if (od) {
       this.overridedata.set(newkey, od.map(([v, o]) => [v.replace(key, newkey), o] as const));
@@ -460,15 +453,13 @@ export class DataStore {
     if (isContent && entry && !parsing) {
       const appends = entry[":append"] as PendingOp[] | undefined;
       if (appends) {
-        if (!value) value = "";
         this.needOverrides();
-        for (const [r, o] of appends) if (this.opMatches(o)) value = String(value) + String(r);
+        for (const [r, o] of appends) if (this.opMatches(o)) value = String(value ?? "") + String(r);
       }
       const prepends = entry[":prepend"] as PendingOp[] | undefined;
       if (prepends) {
-        if (!value) value = "";
         this.needOverrides();
-        for (const [r, o] of prepends) if (this.opMatches(o)) value = String(r) + String(value);
+        for (const [r, o] of prepends) if (this.opMatches(o)) value = String(r) + String(value ?? "");
       }
     }
 

@@ -63,7 +63,8 @@ const compiled = new Map<string, InlineFn>();
 export function evaluateInline(code: string, scope: object): unknown {
   let fn = compiled.get(code);
   if (!fn) {
-    fn = new Function("__scope", `with (__scope) { return (${code}\n); }`) as InlineFn;
+    // the inner function is strict, so assigning an undeclared name throws instead of making a global
+    fn = new Function("__scope", `with (__scope) { return (function () { "use strict"; return (${code}\n); })(); }`) as InlineFn;
     compiled.set(code, fn);
   }
   return fn(scope);

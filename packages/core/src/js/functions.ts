@@ -29,7 +29,9 @@ function sourceFor(src: FunctionSource): string {
   const pad = src.bodyLine ? Math.max(0, src.bodyLine - FUNCTION_HEADER_LINES - 2) : 0;
   const safeName = /^[A-Za-z_$][\w$]*$/.test(src.name) ? src.name : "";
   const url = src.file ? `\n//# sourceURL=${src.file}` : "";
-  return `${"\n".repeat(pad)}with (__scope) { return ${isAsync ? "async " : ""}function ${safeName}(${src.params}) {\n${src.body}\n}; }${url}`;
+  // strict unless the parameter list is non-simple (where the directive is a syntax error)
+  const strict = /[=[{]|\.\.\./.test(src.params) ? "" : '"use strict"; ';
+  return `${"\n".repeat(pad)}with (__scope) { return ${isAsync ? "async " : ""}function ${safeName}(${src.params}) { ${strict}\n${src.body}\n}; }${url}`;
 }
 
 /** Compile a metadata function once per distinct source; the scope resolves free names. */

@@ -12,7 +12,10 @@ import { parseJobs, type ParseJob, type ParseOutcome, type SerializedError } fro
 /** Below this many recipes a worker costs more to start than it saves. */
 export const WORKER_THRESHOLD = 250;
 
-const workerUrl = new URL("./worker.js", import.meta.url);
+// from sources (tests run TypeScript directly) the worker still runs the compiled module
+const workerUrl = import.meta.url.endsWith(".ts")
+  ? new URL("../../dist/parse/worker.js", import.meta.url)
+  : new URL("./worker.js", import.meta.url);
 
 export async function parseInParallel(
   config: Configuration,
@@ -20,7 +23,7 @@ export async function parseInParallel(
   jobs: ParseJob[],
   threads = availableParallelism(),
 ): Promise<ParseOutcome[]> {
-  const workers = jobs.length < WORKER_THRESHOLD || !workerUrl.pathname.endsWith(".js") ? 0 : Math.max(0, threads - 1);
+  const workers = jobs.length < WORKER_THRESHOLD ? 0 : Math.max(0, threads - 1);
   if (workers === 0) return parseJobs(config, jobs);
   // workers spend time loading modules and configuration first, so the main thread takes a bigger share
   const mainShare = Math.ceil(jobs.length * (1.4 / (workers + 1.4)));

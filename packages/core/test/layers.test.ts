@@ -1,0 +1,203 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Kiln, KilnError, clearFileCache, approvedVariables, cleanEnvironment, appendsFor } from "../src/index.js";
+import { twoLayerBuild, tempTree, type TempTree } from "./helpers.js";
+
+const ENV = { PATH: "/usr/bin:/bin", HOME: "/root" };
+let tree: TempTree;
+
+function kilnIn(t: TempTree, env: NodeJS.ProcessEnv = ENV): Kiln {
+  return new Kiln({ cwd: t.path("build"), env, threads: 1 });
+}
+
+beforeEach(() => clearFileCache());
+afterEach(() => tree?.remove());
+
+describe("configuration from a build directory", () => {
+  it("reads bblayers.conf, every layer.conf with LAYERDIR, then bitbake.conf and local.conf", () => {
+    tree = twoLayerBuild();
+    const c = kilnIn(tree).configuration();
+    expect(c.topdir).toBe(tree.path("build"));
+    expect(c.layers.map((l) => [l.collection, l.path, l.priority])).toEqual([
+      ["a", tree.path("meta-a"), 5],
+      ["b", tree.path("meta-b"), 7],
+    ]);
+    // LAYERDIR references were made concrete per layer, and LAYERDIR itself is gone
+    expect(c.d.getVar("BBFILE_PATTERN_b")).toBe(`^${tree.path("meta-b")}/`);
+    expect(c.d.getVar("LAYERDIR")).toBeUndefined();
+    // local.conf (included by the base layer's bitbake.conf) was read
+    expect(c.d.getVar("MACHINE")).toBe("m1");
+    expect(c.d.getVar("TMPDIR")).toBe(`${tree.path("build")}/tmp`);
+    // base.bbclass was inherited into the configuration
+    expect(c.d.getVar("__BBTASKS", false)).toContain("do_build");
+  });
+
+  it("finds bblayers.conf from a subdirectory of the build directory", () => {
+    tree = twoLayerBuild({ "build/sub/dir/.keep": "" });
+    const c = new Kiln({ cwd: tree.path("build/sub/dir"), env: ENV }).configuration();
+    expect(c.topdir).toBe(tree.path("build"));
+  });
+
+  it("a layer that depends on a collection not in BBLAYERS is a LAYER_ERROR naming both", () => {
+    tree = twoLayerBuild({
+      "build/conf/bblayers.conf": `BBPATH = "\${TOPDIR}"\nBBLAYERS = "\${TOPDIR}/../meta-b"\n`,
+    });
+    let err: unknown;
+    try {
+      kilnIn(tree).configuration();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(KilnError);
+    expect((err as KilnError).code).toBe("LAYER_ERROR");
+    expect((err as KilnError).message).toMatch(/'b' depends on 'a'/);
+  });
+
+  it("a BBLAYERS entry that does not exist is a LAYER_ERROR", () => {
+    tree = twoLayerBuild({ "build/conf/bblayers.conf": `BBPATH = "\${TOPDIR}"\nBBLAYERS = "\${TOPDIR}/../nope"\n` });
+    expect(() => kilnIn(tree).configuration()).toThrow(/do not exist.*nope/);
+  });
+
+  it("without bblayers.conf, BBPATH from the environment and BBFILES from the configuration are used", async () => {
+    tree = tempTree({
+      "conf/bitbake.conf": `TMPDIR = "\${TOPDIR}/tmp"\nBBFILES = "\${TOPDIR}/recipes/*.bb"\n`,
+      "classes/base.bbclass": `do_build() {\n\t:\n}\naddtask build\n`,
+      "recipes/one.bb": `PN = "one"\n`,
+      "recipes/two.bb": `PN = "two"\n`,
+    });
+    const kiln = new Kiln({ cwd: tree.dir, env: { ...ENV, BBPATH: tree.dir }, threads: 1 });
+    const r = await kiln.parseAll();
+    expect([...r.preferred.keys()].sort()).toEqual(["one", "two"]);
+    // the layer's own base.bbclass (first on BBPATH) was used, not the base layer's
+    expect(r.recipes.find((i) => i.pn === "one")?.tasks.map((t) => t.name)).toEqual(["do_build"]);
+  });
+
+  it("no BBPATH and no bblayers.conf is a clear LAYER_ERROR", () => {
+    tree = tempTree({ "x/.keep": "" });
+    const kiln = new Kiln({ cwd: tree.path("x"), env: ENV });
+    expect(() => kiln.configuration()).toThrow(/BBPATH variable is not set/);
+  });
+});
+
+describe("environment passthrough", () => {
+  it("keeps BitBake's preserved variables and the usual additions, drops the rest", () => {
+    const clean = cleanEnvironment({ PATH: "/bin", HOME: "/h", DL_DIR: "/dl", SSTATE_DIR: "/ss", http_proxy: "p", RANDOM_THING: "x", MACHINE: "m" });
+    expect(clean).toEqual({ PATH: "/bin", HOME: "/h", DL_DIR: "/dl", SSTATE_DIR: "/ss", http_proxy: "p", MACHINE: "m" });
+  });
+
+  it("BB_ENV_PASSTHROUGH_ADDITIONS adds names; BB_ENV_PASSTHROUGH replaces the list", () => {
+    expect(approvedVariables({ BB_ENV_PASSTHROUGH_ADDITIONS: "FOO BAR" }).has("FOO")).toBe(true);
+    const only = approvedVariables({ BB_ENV_PASSTHROUGH: "ONLY" });
+    expect(only.has("ONLY")).toBe(true);
+    expect(only.has("PATH")).toBe(false);
+    expect(approvedVariables({ BB_PRESERVE_ENV: "1", ANYTHING: "x" }).has("ANYTHING")).toBe(true);
+  });
+
+  it("approved variables enter the configuration; PATH and HOME are exported", () => {
+    tree = twoLayerBuild();
+    const d = kilnIn(tree, { ...ENV, BB_ENV_PASSTHROUGH_ADDITIONS: "MYVAR", MYVAR: "from-env", OTHER: "no" }).configuration().d;
+    expect(d.getVar("MYVAR")).toBe("from-env");
+    expect(d.getVar("OTHER")).toBeUndefined();
+    expect(d.getVarFlag("PATH", "export")).toBeTruthy();
+    expect(d.getVarFlag("MYVAR", "export")).toBeUndefined();
+  });
+});
+
+describe("recipes, appends and versions", () => {
+  it("PN, PV and PR come from name_version_revision.bb", async () => {
+    tree = twoLayerBuild({ "meta-a/recipes/foo_1.2_r3.bb": "", "meta-a/recipes/bar_0.5.bb": "" });
+    const r = await kilnIn(tree).parseAll();
+    const foo = r.preferred.get("foo");
+    expect([foo?.pn, foo?.pv, foo?.pr]).toEqual(["foo", "1.2", "r3"]);
+    expect(r.preferred.get("bar")?.pr).toBe("r0");
+  });
+
+  it("a .bbappend applies to its recipe; % matches any version; appends apply in layer order", async () => {
+    tree = twoLayerBuild({
+      "meta-a/recipes/foo_1.2.bb": `X = "base"\n`,
+      "meta-a/recipes/foo_1.2.bbappend": `X .= " a-exact"\n`,
+      "meta-b/recipes/foo_%.bbappend": `X .= " b-any"\n`,
+      "meta-b/recipes/foo_2.%.bbappend": `X .= " never"\n`,
+      "build/conf/local.conf": `BB_DANGLINGAPPENDS_WARNONLY = "1"\n`,
+    });
+    const kiln = kilnIn(tree);
+    await kiln.parseAll();
+    const info = await kiln.findRecipe("foo");
+    expect(info.appends).toEqual([tree.path("meta-a/recipes/foo_1.2.bbappend"), tree.path("meta-b/recipes/foo_%.bbappend")]);
+    expect(kiln.parseRecipe(info.file, info.appends).getVar("X")).toBe("base a-exact b-any");
+  });
+
+  it("a .bbappend matching no recipe is an error unless BB_DANGLINGAPPENDS_WARNONLY", async () => {
+    tree = twoLayerBuild({ "meta-a/recipes/foo_1.0.bb": "", "meta-b/recipes/ghost_%.bbappend": "" });
+    await expect(kilnIn(tree).parseAll()).rejects.toThrow(/No recipes match.*ghost_%\.bbappend/);
+    tree.write("build/conf/local.conf", `BB_DANGLINGAPPENDS_WARNONLY = "1"\n`);
+    clearFileCache();
+    const r = await kilnIn(tree).parseAll();
+    expect(r.warnings.join()).toMatch(/ghost/);
+  });
+
+  it("appendsFor matches exact names and % prefixes only", () => {
+    const appends = ["/l/foo_1.0.bbappend", "/l/foo_%.bbappend", "/l/foo-bar_%.bbappend", "/l/fo_%.bbappend"];
+    expect(appendsFor("/r/foo_1.0.bb", appends)).toEqual(["/l/foo_1.0.bbappend", "/l/foo_%.bbappend"]);
+    expect(appendsFor("/r/foo_2.0.bb", appends)).toEqual(["/l/foo_%.bbappend"]);
+  });
+
+  it("the highest version wins within a layer; PREFERRED_VERSION (with %) overrides", async () => {
+    tree = twoLayerBuild({
+      "meta-a/recipes/foo_1.9.bb": "",
+      "meta-a/recipes/foo_1.10.bb": "",
+      "meta-a/recipes/foo_1.10~rc1.bb": "",
+    });
+    expect((await kilnIn(tree).parseAll()).preferred.get("foo")?.pv).toBe("1.10");
+    tree.write("build/conf/local.conf", `PREFERRED_VERSION_foo = "1.9%"\n`);
+    clearFileCache();
+    expect((await kilnIn(tree).parseAll()).preferred.get("foo")?.pv).toBe("1.9");
+  });
+
+  it("as BitBake, a higher layer priority beats a higher version; DEFAULT_PREFERENCE beats version", async () => {
+    tree = twoLayerBuild({
+      "meta-a/recipes/foo_2.0.bb": "",
+      "meta-b/recipes/foo_1.0.bb": "",
+      "meta-a/recipes/bar_2.0.bb": `DEFAULT_PREFERENCE = "-1"\n`,
+      "meta-a/recipes/bar_1.0.bb": "",
+    });
+    const r = await kilnIn(tree).parseAll();
+    expect(r.preferred.get("foo")?.file).toBe(tree.path("meta-b/recipes/foo_1.0.bb"));
+    expect(r.preferred.get("bar")?.pv).toBe("1.0");
+  });
+
+  it("a recipe that fails to parse is reported with its file and line; the others still parse", async () => {
+    tree = twoLayerBuild({ "meta-a/recipes/good_1.0.bb": `A = "1"\n`, "meta-a/recipes/bad_1.0.bb": `A = "1"\nB = oops\n` });
+    const r = await kilnIn(tree).parseAll();
+    expect(r.stats.errors).toBe(1);
+    expect(r.errors[0].code).toBe("PARSE_ERROR");
+    expect(r.errors[0].message).toContain(`${tree.path("meta-a/recipes/bad_1.0.bb")}:2:5`);
+    expect(r.preferred.has("good")).toBe(true);
+  });
+
+  it("kiln.skipRecipe in an anonymous function marks the recipe skipped, not failed", async () => {
+    tree = twoLayerBuild({ "meta-a/recipes/skip_1.0.bb": `js () {\n    kiln.skipRecipe("not for this machine")\n}\n` });
+    const r = await kilnIn(tree).parseAll();
+    expect(r.stats.skipped).toBe(1);
+    expect(r.stats.errors).toBe(0);
+    await expect(kilnIn(tree).findRecipe("skip")).rejects.toThrow(/skipped: not for this machine/);
+  });
+
+  it("BBMASK hides recipes", async () => {
+    tree = twoLayerBuild({ "meta-a/recipes/foo_1.0.bb": "", "meta-a/recipes/hidden_1.0.bb": "", "build/conf/local.conf": `BBMASK = "hidden_"\n` });
+    const r = await kilnIn(tree).parseAll();
+    expect(r.stats.masked).toBe(1);
+    expect(r.preferred.has("hidden")).toBe(false);
+  });
+
+  it("tasks and their dependency flags are in the recipe info", async () => {
+    tree = twoLayerBuild({
+      "meta-a/recipes/foo_1.0.bb": `DEPENDS = "bar"\ndo_x() {\n\t:\n}\naddtask x after do_compile before do_build\ndo_x[depends] = "baz:do_install"\n`,
+    });
+    const info = (await kilnIn(tree).parseAll()).preferred.get("foo");
+    const x = info?.tasks.find((t) => t.name === "do_x");
+    expect(x?.deps).toEqual(["do_compile"]);
+    expect(x?.flags.depends).toBe("baz:do_install");
+    expect(info?.tasks.find((t) => t.name === "do_build")?.deps).toContain("do_x");
+    expect(info?.depends).toEqual(["bar"]);
+  });
+});

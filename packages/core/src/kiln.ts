@@ -11,7 +11,7 @@ import { loadConfiguration, type Configuration, type LoadConfigOptions } from ".
 import { appendsFor, collectRecipeFiles, danglingAppends, recipePriority } from "./layers/collect.js";
 import { chooseRecipe, type Candidate } from "./layers/preferred.js";
 import { recipeInfo, type RecipeInfo } from "./layers/recipe-info.js";
-import { sha256 } from "./parse/files.js";
+import { sha256, withStableTree } from "./parse/files.js";
 import type { ParseOutcome } from "./parse/jobs.js";
 import { parseInParallel } from "./parse/pool.js";
 import { ParseSession, parseRecipeFile } from "./parse/recipe.js";
@@ -57,7 +57,7 @@ export class Kiln {
   /** The parsed configuration (read once). */
   configuration(): Configuration {
     if (!this.config) {
-      this.config = loadConfiguration(this.options);
+      this.config = withStableTree(() => loadConfiguration(this.options));
       this.hooks.layersLoaded.call(this.config.layers);
       this.hooks.configParsed.call(this.config.d);
     }

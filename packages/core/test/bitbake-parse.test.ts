@@ -624,46 +624,64 @@ INC_FILE := "\${@(d.getVar('FILE') || '').split('/').pop()}"
     return parseRecipeFile(base.createCopy(), recipePath, { appends: [bbappendPath] });
   }
 
-  it("ParseTest.test_file_variables (set in a bbappend: FILE is the bbappend)", () => {
-    const d = parseWith({ recipe: "", bbappend: bbappendRecords });
-    expect(d.getVar("BBAPPEND_FILE")).toBe("recipe-%.bbappend");
-    expect(d.getVar("BBAPPEND_RECIPE_FILE")).toBe("recipe-file1.bb");
-  });
+  // The seven scenarios of test_file_variables: which files exist, and what FILE
+  // (captured with := where the assignment is parsed) must be.
+  const scenarios: { name: string; files: Files; expect: Record<string, string> }[] = [
+    {
+      name: "set in a bbappend: FILE is the bbappend",
+      files: { recipe: "", bbappend: bbappendRecords },
+      expect: { BBAPPEND_FILE: "recipe-%.bbappend", BBAPPEND_RECIPE_FILE: "recipe-file1.bb" },
+    },
+    {
+      name: "set in an include: FILE is the include",
+      files: { recipe: "require recipe-file.inc\n", bbappend: "", inc: incRecords },
+      expect: { INC_FILE: "recipe-file.inc", INC_RECIPE_FILE: "recipe-file1.bb" },
+    },
+    {
+      name: "include required from a bbappend",
+      files: { recipe: "", bbappend: "require recipe-file.inc\n", inc: incRecords },
+      expect: { INC_FILE: "recipe-file.inc", INC_RECIPE_FILE: "recipe-file1.bb" },
+    },
+    {
+      name: "class inherited by the recipe: FILE is the recipe",
+      files: { recipe: "inherit recipe-file-class\n", bbappend: "" },
+      expect: { BBCLASS_FILE: "recipe-file1.bb", BBCLASS_RECIPE_FILE: "recipe-file1.bb" },
+    },
+    {
+      name: "class inherited by a bbappend: FILE is the bbappend",
+      files: { recipe: "", bbappend: "inherit recipe-file-class\n" },
+      expect: { BBCLASS_FILE: "recipe-%.bbappend", BBCLASS_RECIPE_FILE: "recipe-file1.bb" },
+    },
+    {
+      name: "class inherited by an include: FILE is the include",
+      files: { recipe: "require recipe-file.inc\n", bbappend: "", inc: "inherit recipe-file-class\n" },
+      expect: { BBCLASS_FILE: "recipe-file.inc", BBCLASS_RECIPE_FILE: "recipe-file1.bb" },
+    },
+    {
+      name: "class inherited by an include required from a bbappend",
+      files: { recipe: "", bbappend: "require recipe-file.inc\n", inc: "inherit recipe-file-class\n" },
+      expect: { BBCLASS_FILE: "recipe-file.inc", BBCLASS_RECIPE_FILE: "recipe-file1.bb" },
+    },
+  ];
 
-  it("ParseTest.test_file_variables (set in an include: FILE is the include)", () => {
-    const d = parseWith({ recipe: "require recipe-file.inc\n", bbappend: "", inc: incRecords });
-    expect(d.getVar("INC_FILE")).toBe("recipe-file.inc");
-    expect(d.getVar("INC_RECIPE_FILE")).toBe("recipe-file1.bb");
-  });
+  for (const scenario of scenarios) {
+    it(`ParseTest.test_file_variables (${scenario.name})`, () => {
+      const d = parseWith(scenario.files);
+      for (const [name, value] of Object.entries(scenario.expect)) {
+        if (!name.endsWith("_RECIPE_FILE")) expect(d.getVar(name), name).toBe(value);
+      }
+    });
+  }
 
-  it("ParseTest.test_file_variables (include required from a bbappend)", () => {
-    const d = parseWith({ recipe: "", bbappend: "require recipe-file.inc\n", inc: incRecords });
-    expect(d.getVar("INC_FILE")).toBe("recipe-file.inc");
-    expect(d.getVar("INC_RECIPE_FILE")).toBe("recipe-file1.bb");
-  });
-
-  it("ParseTest.test_file_variables (class inherited by the recipe: FILE is the recipe)", () => {
-    const d = parseWith({ recipe: "inherit recipe-file-class\n", bbappend: "" });
-    expect(d.getVar("BBCLASS_FILE")).toBe("recipe-file1.bb");
-    expect(d.getVar("BBCLASS_RECIPE_FILE")).toBe("recipe-file1.bb");
-  });
-
-  it("ParseTest.test_file_variables (class inherited by a bbappend: FILE is the bbappend)", () => {
-    const d = parseWith({ recipe: "", bbappend: "inherit recipe-file-class\n" });
-    expect(d.getVar("BBCLASS_FILE")).toBe("recipe-%.bbappend");
-    expect(d.getVar("BBCLASS_RECIPE_FILE")).toBe("recipe-file1.bb");
-  });
-
-  it("ParseTest.test_file_variables (class inherited by an include: FILE is the include)", () => {
-    const d = parseWith({ recipe: "require recipe-file.inc\n", bbappend: "", inc: "inherit recipe-file-class\n" });
-    expect(d.getVar("BBCLASS_FILE")).toBe("recipe-file.inc");
-    expect(d.getVar("BBCLASS_RECIPE_FILE")).toBe("recipe-file1.bb");
-  });
-
-  it("ParseTest.test_file_variables (class inherited by an include required from a bbappend)", () => {
-    const d = parseWith({ recipe: "", bbappend: "require recipe-file.inc\n", inc: "inherit recipe-file-class\n" });
-    expect(d.getVar("BBCLASS_FILE")).toBe("recipe-file.inc");
-    expect(d.getVar("BBCLASS_RECIPE_FILE")).toBe("recipe-file1.bb");
+  it("ParseTest.test_file_variables (__BB_RECIPE_FILE is always the .bb file, in every scenario)", () => {
+    // bb.cache.parse_recipe sets __BB_RECIPE_FILE to the recipe before parsing; it
+    // stays the .bb file inside bbappends, includes and classes.
+    for (const scenario of scenarios) {
+      const d = parseWith(scenario.files);
+      for (const [name, value] of Object.entries(scenario.expect)) {
+        if (name.endsWith("_RECIPE_FILE")) expect(d.getVar(name), `${scenario.name}: ${name}`).toBe(value);
+      }
+    }
   });
 });
 

@@ -506,12 +506,17 @@ export class DataStore {
     const flags: Record<string, unknown> = {};
     let any = false;
     for (const flag in entry) {
-      if (!internalFlags && (flag.startsWith("_") || flag.startsWith(":"))) continue;
+      let shown = flag;
+      if (!internalFlags && flag.startsWith("_defaultval_flag_")) {
+        // a `VAR[flag] ??= ...` default shows under the flag's name unless the flag is set
+        shown = flag.slice("_defaultval_flag_".length);
+        if (shown in entry) continue;
+      } else if (!internalFlags && (flag.startsWith("_") || flag.startsWith(":"))) continue;
       let v = entry[flag];
-      if ((expand === true || (Array.isArray(expand) && expand.includes(flag))) && typeof v === "string") {
-        v = this.expand(v, `${name}[${flag}]`);
+      if ((expand === true || (Array.isArray(expand) && expand.includes(shown))) && typeof v === "string") {
+        v = this.expand(v, `${name}[${shown}]`);
       }
-      flags[flag] = v;
+      flags[shown] = v;
       any = true;
     }
     return any ? flags : undefined;

@@ -38,6 +38,8 @@ export interface IncludeStmt {
   /** Unexpanded file list. */
   what: string;
   required: boolean;
+  /** include_all: the file from every BBPATH entry that has it. */
+  all?: boolean;
 }
 
 export interface InheritStmt {

@@ -14,24 +14,40 @@ export interface ParsedFile {
   path: string;
   hash: string;
   statements: Statement[];
+  mtimeMs: number;
+  size: number;
 }
 
 const parsed = new Map<string, ParsedFile>();
 const existence = new Map<string, boolean>();
+/** Remember which paths exist only during a bulk parse, when the tree is taken as fixed. */
+let rememberExistence = false;
+
+/** Run `fn` treating the file tree as unchanging (existence look-ups are memoised). */
+export function withStableTree<T>(fn: () => T): T {
+  const before = rememberExistence;
+  if (!before) existence.clear();
+  rememberExistence = true;
+  try {
+    return fn();
+  } finally {
+    rememberExistence = before;
+  }
+}
 
 export function sha256(text: string | Buffer): string {
   return createHash("sha256").update(text).digest("hex");
 }
 
 export function fileExists(path: string): boolean {
-  let known = existence.get(path);
+  let known = rememberExistence ? existence.get(path) : undefined;
   if (known === undefined) {
     try {
       known = statSync(path).isFile();
     } catch {
       known = false;
     }
-    existence.set(path, known);
+    if (rememberExistence) existence.set(path, known);
   }
   return known;
 }
@@ -41,19 +57,20 @@ export function syntaxOf(path: string): Syntax {
   return extname(path) === ".conf" ? "conf" : "recipe";
 }
 
-/** Parse a file (cached per process). Throws ENOENT errors as they are. */
+/** Parse a file (cached per process while unchanged). Throws ENOENT errors as they are. */
 export function loadFile(path: string): ParsedFile {
   const hit = parsed.get(path);
-  if (hit) return hit;
+  if (hit && rememberExistence) return hit;
+  const st = statSync(path);
+  if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit;
   const text = readFileSync(path, "utf8");
   const ext = extname(path);
   const statements = parseText(text, path, {
     syntax: syntaxOf(path),
     classname: ext === ".bbclass" ? basename(path, ext) : undefined,
   });
-  const file: ParsedFile = { path, hash: sha256(text), statements };
+  const file: ParsedFile = { path, hash: sha256(text), statements, mtimeMs: st.mtimeMs, size: st.size };
   parsed.set(path, file);
-  existence.set(path, true);
   return file;
 }
 

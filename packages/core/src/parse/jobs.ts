@@ -7,6 +7,7 @@ import type { Configuration } from "../layers/config.js";
 import { recipeInfo, type RecipeInfo } from "../layers/recipe-info.js";
 import { FileStamps, type FileStamp } from "../cache/parse-cache.js";
 import { ParseSession, parseRecipeFile } from "./recipe.js";
+import { withStableTree } from "./files.js";
 
 export interface ParseJob {
   file: string;
@@ -33,6 +34,10 @@ export function serializeError(err: unknown): SerializedError {
 }
 
 export function parseJobs(config: Configuration, jobs: ParseJob[], stamps = new FileStamps()): ParseOutcome[] {
+  return withStableTree(() => parseAll(config, jobs, stamps));
+}
+
+function parseAll(config: Configuration, jobs: ParseJob[], stamps: FileStamps): ParseOutcome[] {
   const out: ParseOutcome[] = [];
   for (const job of jobs) {
     const session = new ParseSession();

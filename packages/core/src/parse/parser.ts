@@ -8,12 +8,13 @@ import { ParseError } from "../errors.js";
 import type { AssignOp, Loc, Statement, Syntax } from "./ast.js";
 
 const ASSIGN_RE =
-  /^(export\s+)?([a-zA-Z0-9\-_+.${}/~:]+?)(?:\[([a-zA-Z0-9\-_+.][a-zA-Z0-9\-_+.@/]*)\])?(\s*)(:=|\?\?=|\?=|\+=|=\+|=\.|\.=|=)(\s*)(?!'[^']*'[^']*'$)(?!"[^"]*"[^"]*"$)(['"])(.*)\7$/s;
+  /^(export\s+)?([a-zA-Z0-9\-_+.${}/~:]*?)(?:\[([a-zA-Z0-9\-_+.][a-zA-Z0-9\-_+.@/]*)\])?(\s*)(:=|\?\?=|\?=|\+=|=\+|=\.|\.=|=)(\s*)(?!'[^']*'[^']*'$)(?!"[^"]*"[^"]*"$)(['"])(.*)\7$/s;
 /** An assignment whose value is not properly quoted (for a precise error). */
 const ASSIGN_HEAD_RE =
   /^(export\s+)?([a-zA-Z0-9\-_+.${}/~:]+?)(?:\[([a-zA-Z0-9\-_+.][a-zA-Z0-9\-_+.@/]*)\])?\s*(:=|\?\?=|\?=|\+=|=\+|=\.|\.=|=)\s*/;
 const INCLUDE_RE = /^include\s+(.+)$/;
 const REQUIRE_RE = /^require\s+(.+)$/;
+const INCLUDE_ALL_RE = /^include_all\s+(.+)$/;
 const EXPORT_RE = /^export\s+([a-zA-Z0-9\-_+.${}/~]+)$/;
 const UNSET_RE = /^unset\s+([a-zA-Z0-9\-_+.${}/~:]+)$/;
 const UNSET_FLAG_RE = /^unset\s+([a-zA-Z0-9\-_+.${}/~:]+)\[([a-zA-Z0-9\-_+.][a-zA-Z0-9\-_+.@]*)\]$/;
@@ -89,7 +90,8 @@ export function parseText(text: string, file: string, options: ParseTextOptions)
       residue.push(s.slice(0, -1));
       continue;
     }
-    const startLine = residue.length ? residueStart : lineno;
+    // as BitBake, a statement continued over several lines is located at its last line
+    const startLine = lineno;
     const joined = residue.length ? residue.join("") + s : s;
     residue = [];
     if (joined === "" || joined.startsWith("#")) continue;
@@ -166,6 +168,7 @@ function parseLine(s: string, loc: Loc, options: ParseTextOptions, out: Statemen
 
   let m = ASSIGN_RE.exec(s);
   if (m) {
+    if (m[2] === "") throw new ParseError("Empty variable name in assignment", loc);
     out.push({
       kind: "assign",
       loc,
@@ -175,6 +178,10 @@ function parseLine(s: string, loc: Loc, options: ParseTextOptions, out: Statemen
       op: m[5] as AssignOp,
       value: m[8],
     });
+    return null;
+  }
+  if ((m = INCLUDE_ALL_RE.exec(s))) {
+    out.push({ kind: "include", loc, what: m[1], required: false, all: true });
     return null;
   }
   if ((m = INCLUDE_RE.exec(s))) {

@@ -30,6 +30,7 @@ export function parseRecipeFile(d: DataStore, path: string, options: ParseRecipe
   const session = options.session ?? new ParseSession();
   const appends = options.appends ?? [];
   d.setVar("__bbclasstype", "recipe", { ignore: true });
+  d.setVar("__BB_RECIPE_FILE", path, { ignore: true });
   if (appends.length) d.setVar("__BBAPPEND", appends.join(" "), { ignore: true });
   try {
     evaluateFile(path, d, session);

@@ -2,6 +2,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { loadConfiguration, type LoadConfigOptions } from "../layers/config.js";
 import { parseJobs, serializeError, type ParseJob } from "./jobs.js";
+import { withStableTree } from "./files.js";
 
 interface WorkerInput {
   config: LoadConfigOptions;
@@ -10,7 +11,7 @@ interface WorkerInput {
 
 const input = workerData as WorkerInput;
 try {
-  const config = loadConfiguration(input.config);
+  const config = withStableTree(() => loadConfiguration(input.config));
   parentPort?.postMessage({ outcomes: parseJobs(config, input.jobs) });
 } catch (err) {
   parentPort?.postMessage({ fatal: serializeError(err) });

@@ -235,9 +235,13 @@ export class DataStore {
   delVarFlag(name: string, flag: string, opts: SetOptions = {}): void {
     this.invalidate();
     const existing = this.vars.get(name);
-    if (!existing || !(flag in existing)) return;
+    const weak = `_defaultval_flag_${flag}`;
+    if (!existing || (!(flag in existing) && !(weak in existing))) return;
     this.recordHistory(name, { ...opts, op: "delFlag", flag, detail: "" });
-    delete this.ownEntry(name)[flag];
+    const e = this.ownEntry(name);
+    delete e[flag];
+    // as BitBake, unsetting a flag also drops its ??= default
+    delete e[weak];
   }
 
   /** Deferred like `VAR:append`. */

@@ -23,10 +23,17 @@ export interface FunctionSource {
 
 /** `new Function` puts two lines of its own before our source. */
 const FUNCTION_HEADER_LINES = 2;
+/** The earliest line a body can be placed on: the two above plus our `with ... {` line. */
+const FIRST_BODY_LINE = FUNCTION_HEADER_LINES + 2;
+
+/** How far below its metadata line a body lands when it starts too early in its file to pad. */
+function lineShift(src: FunctionSource): number {
+  return src.bodyLine ? Math.max(0, FIRST_BODY_LINE - src.bodyLine) : 0;
+}
 
 function sourceFor(src: FunctionSource): string {
   const isAsync = src.async || /\bawait\b/.test(src.body);
-  const pad = src.bodyLine ? Math.max(0, src.bodyLine - FUNCTION_HEADER_LINES - 2) : 0;
+  const pad = src.bodyLine ? Math.max(0, src.bodyLine - FIRST_BODY_LINE) : 0;
   const safeName = /^[A-Za-z_$][\w$]*$/.test(src.name) ? src.name : "";
   const url = src.file ? `\n//# sourceURL=${src.file}` : "";
   // strict unless the parameter list is non-simple (where the directive is a syntax error)
@@ -50,13 +57,13 @@ export function compileFunction(src: FunctionSource, scope: object): Compiled {
 }
 
 /** The metadata line an error was thrown from, when its stack points into `file`. */
-export function errorLine(err: unknown, file: string | undefined): number | undefined {
+export function errorLine(err: unknown, file: string | undefined, shift = 0): number | undefined {
   if (!file || !(err instanceof Error) || !err.stack) return undefined;
   for (const line of err.stack.split("\n")) {
     const at = line.lastIndexOf(`${file}:`);
     if (at < 0) continue;
     const m = /^(\d+):\d+/.exec(line.slice(at + file.length + 1));
-    if (m) return Number(m[1]);
+    if (m) return Number(m[1]) - shift;
   }
   return undefined;
 }
@@ -64,7 +71,7 @@ export function errorLine(err: unknown, file: string | undefined): number | unde
 /** Wrap an exception from metadata code as a JsError at its metadata line. */
 export function attributeJsError(err: unknown, src: FunctionSource): KilnError {
   if (err instanceof KilnError) return err;
-  const line = errorLine(err, src.file) ?? src.bodyLine;
+  const line = errorLine(err, src.file, lineShift(src)) ?? src.bodyLine;
   return new JsError(src.name, src.file && line ? { file: src.file, line } : undefined, err);
 }
 
@@ -78,7 +85,8 @@ export function functionSource(d: DataStore, name: string): FunctionSource {
     params: d.getVarFlag(name, "jsdef", false) ?? "d",
     body: typeof body === "string" ? body : "",
     file: typeof file === "string" ? file : undefined,
-    bodyLine: lineno ? Number(lineno) : undefined,
+    // the flag holds the header's line; the body starts on the next
+    bodyLine: lineno ? Number(lineno) + 1 : undefined,
     async: !!d.getVarFlag(name, "async", false),
   };
 }

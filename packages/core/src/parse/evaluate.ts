@@ -57,6 +57,10 @@ export function evaluateStatements(statements: Statement[], d: DataStore, ctx: E
     try {
       evaluateStatement(st, d, ctx);
     } catch (err) {
+      // a metadata error raised below without a location gets the statement's
+      if (err instanceof KilnError && err.code === "PARSE_ERROR" && !(err instanceof ParseError)) {
+        throw new ParseError(err.message, st.loc, { cause: err, hint: err.hint });
+      }
       if (err instanceof KilnError) throw err;
       throw new ParseError(err instanceof Error ? err.message : String(err), st.loc, { cause: err });
     }
@@ -103,7 +107,7 @@ function evaluateStatement(st: Statement, d: DataStore, ctx: EvalContext): void 
       if (st.async) d.setVarFlag(st.name, "async", "1", { ignore: true });
       else d.delVarFlag(st.name, "async", { ignore: true });
       d.setVarFlag(st.name, "filename", st.loc.file, { ignore: true });
-      d.setVarFlag(st.name, "lineno", String(st.bodyLine), { ignore: true });
+      d.setVarFlag(st.name, "lineno", String(st.loc.line), { ignore: true });
       const defs = ((d.getVar("__JSDEFS", false) as string[] | undefined) ?? []).filter((n) => n !== st.name);
       d.setVar("__JSDEFS", [...defs, st.name], { ignore: true });
       return;
@@ -170,7 +174,8 @@ function assign(st: AssignStmt, d: DataStore): void {
       val = `${st.value}${str(current())}`;
       break;
     case "??=":
-      op = "default";
+      // BitBake logs a weak default as a "set" of the _defaultval flag
+      op = "set";
       val = st.value;
       break;
     default:
@@ -260,7 +265,8 @@ function defineFunction(st: Extract<Statement, { kind: "function" }>, d: DataSto
   d.setVarFlag(name, "func", 1, { ignore: true });
   d.setVar(name, st.body, { ...info(st.loc), parsing: true });
   d.setVarFlag(name, "filename", st.loc.file, { ignore: true });
-  d.setVarFlag(name, "lineno", String(st.bodyLine), { ignore: true });
+  // as BitBake, `lineno` is the line of the function's header
+  d.setVarFlag(name, "lineno", String(st.loc.line), { ignore: true });
 }
 
 function taskName(t: string): string {

@@ -61,7 +61,8 @@ export function parseText(text: string, file: string, options: ParseTextOptions)
     if (func) {
       if (s === "}") {
         const loc: Loc = { file, line: func.line, column: 1 };
-        const body = func.body.join("\n") + "\n";
+        // BitBake joins the body lines plus an empty one: "" for an empty body
+        const body = [...func.body, ""].join("\n");
         if (func.kind === "jsdef") {
           statements.push({ kind: "jsdef", loc, name: func.name, params: func.params, async: func.async, body, bodyLine: func.line + 1 });
         } else {
@@ -115,6 +116,12 @@ function parseLine(s: string, loc: Loc, options: ParseTextOptions, out: Statemen
   const recipe = options.syntax === "recipe";
 
   if (recipe) {
+    if (PYTHON_RE.test(s)) {
+      throw new ParseError(
+        "Python code is not supported: write 'js name () {' for a function, 'jsdef name(d) {' for a helper",
+        loc,
+      );
+    }
     let m = FUNC_START_RE.exec(s);
     if (m) {
       const prefixes = m[1] ?? "";
@@ -133,12 +140,6 @@ function parseLine(s: string, loc: Loc, options: ParseTextOptions, out: Statemen
     m = JSDEF_RE.exec(s);
     if (m) {
       return { kind: "jsdef", name: m[2], line: loc.line, lang: "js", fakeroot: false, params: m[3].trim(), async: !!m[1], body: [] };
-    }
-    if (PYTHON_RE.test(s)) {
-      throw new ParseError(
-        "Python code is not supported: write 'js name () {' for a function, 'jsdef name(d) {' for a helper",
-        loc,
-      );
     }
     if ((m = EXPORT_FUNCS_RE.exec(s))) {
       out.push({ kind: "exportfunctions", loc, names: m[1], classname: options.classname ?? "" });

@@ -20,6 +20,7 @@
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import { DataStore, ExpansionError, expandKeys } from "../src/index.js";
+import { expectThrown } from "./helpers.js";
 
 // ---------------------------------------------------------------------------
 // helpers
@@ -31,16 +32,7 @@ function sortedKeys(d: DataStore): string[] {
 
 /** assertRaises(bb.data_smart.ExpansionError, ...); returns the error for further checks. */
 function expectExpansionError(fn: () => unknown): ExpansionError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(ExpansionError);
-  const err = caught as ExpansionError;
-  expect(err.code).toBe("EXPANSION_ERROR");
-  return err;
+  return expectThrown(fn, ExpansionError, "EXPANSION_ERROR");
 }
 
 /** bb.utils.contains / contains_any as seen from inline code: "true"/"false". */

@@ -26,6 +26,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { DataStore, KilnError, ParseError, expandKeys, listTasks, parseConfFile, parseRecipeFile } from "../src/index.js";
+import { expectThrown } from "./helpers.js";
 
 // ---------------------------------------------------------------------------
 // helpers
@@ -58,16 +59,7 @@ function parseRecipeText(content: string, base: DataStore = new DataStore(), suf
 
 /** assertRaises(bb.parse.ParseError) (or BBHandledException for bad metadata). */
 function expectParseError(fn: () => unknown, file?: string): ParseError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(ParseError);
-  const err = caught as ParseError;
-  expect(err).toBeInstanceOf(KilnError);
-  expect(err.code).toBe("PARSE_ERROR");
+  const err = expectThrown(fn, ParseError, "PARSE_ERROR");
   if (file !== undefined) expect(err.file).toBe(file);
   return err;
 }

@@ -43,3 +43,20 @@ export function twoLayerBuild(extra: Record<string, string> = {}): TempTree {
     ...extra,
   });
 }
+
+/** Run `fn`, expect it to throw an instance of `type` with `code`; return the error. */
+export function expectThrown<T extends Error & { code: string }>(
+  fn: () => unknown,
+  type: abstract new (...args: never[]) => T,
+  code: string,
+): T {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  if (!(caught instanceof type)) throw new Error(`expected a ${type.name}, got ${caught === undefined ? "no error" : String(caught)}`);
+  if (caught.code !== code) throw new Error(`expected code ${code}, got ${caught.code}`);
+  return caught;
+}

@@ -2,10 +2,11 @@
  * The `kiln` command: a thin layer over @kiln/core. Every failure is caught here
  * and printed as one message (with -D, the stack too).
  */
-import { Command, CommanderError, Option } from "commander";
+import { Command, CommanderError } from "commander";
 import { DataStore, Kiln, UsageError, emitEnvironment, emitHistory, shellQuote, type KilnOptions } from "@kiln/core";
 import { resolve } from "node:path";
 import { EXIT, reportError } from "./errors.js";
+import { buildCommand } from "./build-command.js";
 import { addLayer, initBuildDir, removeLayer, showLayers } from "./layers-command.js";
 import { processOutput, type Output } from "./output.js";
 
@@ -17,6 +18,13 @@ interface MainOptions {
   D?: boolean;
   k?: boolean;
   j?: string;
+  c?: string;
+  f?: boolean;
+  n?: boolean;
+  g?: boolean;
+  runall?: string[];
+  runonly?: string[];
+  json?: boolean;
 }
 
 interface RunContext {
@@ -24,6 +32,8 @@ interface RunContext {
   cwd: string;
   env: NodeJS.ProcessEnv;
   debug: boolean;
+  /** stdout is a terminal we own: draw the live status. */
+  interactive: boolean;
 }
 
 function kilnFor(ctx: RunContext, history = false): Kiln {
@@ -60,6 +70,8 @@ async function parseOnly(ctx: RunContext, keepGoing: boolean): Promise<number> {
   return s.errors && !keepGoing ? EXIT.USAGE : EXIT.OK;
 }
 
+const collect = (value: string, previous: string[]) => [...previous, value];
+
 function buildProgram(ctx: RunContext, setCode: (c: number) => void): Command {
   const program = new Command("kiln");
   program
@@ -70,8 +82,15 @@ function buildProgram(ctx: RunContext, setCode: (c: number) => void): Command {
     .option("-p", "parse every recipe and report counts (recipes, cached, skipped, errors), as bitbake -p")
     .option("-b <file>", "use one recipe file directly (with -e or getvar)")
     .option("-r <recipe>", "the recipe whose variables -e prints")
+    .option("-c <task>", "run this task of the targets (default BB_DEFAULT_TASK, build)")
+    .option("-f", "force the task to run even when its stamp is current (and rerun what follows it)")
     .option("-k", "continue as much as possible after an error")
-    .option("-j <n>", "parse threads")
+    .option("-n", "dry run: print what would run, run nothing")
+    .option("-g", "write the task graph: task-depends.dot and pn-buildlist")
+    .option("--runall <task>", "run this task for every recipe in the targets' graph", collect, [])
+    .option("--runonly <task>", "run only this task (and what it needs) within the targets' graph", collect, [])
+    .option("--json", "print build events as JSON lines")
+    .option("-j <n>", "parallel tasks (BB_NUMBER_THREADS) and parse threads")
     .option("-D", "debug: show stack traces")
     .enablePositionalOptions()
     .showHelpAfterError()
@@ -85,10 +104,28 @@ function buildProgram(ctx: RunContext, setCode: (c: number) => void): Command {
         ctx.io.out(emitEnvironment(d, true));
         return setCode(EXIT.OK);
       }
-      if (opts.b || targets.length) {
-        throw new UsageError("building targets is not available yet (task execution is issue #3); use -p, -e, getvar", {
-          hint: "kiln -p | kiln -e [-r RECIPE | -b FILE] | kiln getvar VAR",
-        });
+      if (opts.b) throw new UsageError("-b is for -e and getvar; build recipes by name", { hint: "kiln RECIPE" });
+      if (targets.length) {
+        const threads = opts.j === undefined ? undefined : Number.parseInt(opts.j, 10);
+        if (threads !== undefined && !(threads > 0)) throw new UsageError(`-j takes a positive number, not '${opts.j}'`);
+        return setCode(
+          await buildCommand(
+            { io: ctx.io, cwd: ctx.cwd, env: ctx.env, interactive: ctx.interactive },
+            {
+              targets,
+              cmd: opts.c,
+              force: opts.f,
+              keepGoing: opts.k,
+              dryRun: opts.n,
+              graph: opts.g,
+              runall: opts.runall?.length ? opts.runall : undefined,
+              runonly: opts.runonly?.length ? opts.runonly : undefined,
+              json: opts.json,
+              threads,
+              debug: ctx.debug,
+            },
+          ),
+        );
       }
       ctx.io.out(program.helpInformation());
       return setCode(EXIT.USAGE);
@@ -142,7 +179,6 @@ function buildProgram(ctx: RunContext, setCode: (c: number) => void): Command {
     .description("remove a layer from BBLAYERS")
     .action((dir: string) => setCode(removeLayer(kilnFor(ctx), resolve(ctx.cwd, dir), ctx.io)));
 
-  program.addOption(new Option("--json", "machine-readable events (with builds)").hideHelp());
   return program;
 }
 
@@ -160,6 +196,7 @@ export async function main(argv: string[], environment: MainEnvironment = {}): P
     cwd: environment.cwd ?? process.cwd(),
     env: environment.env ?? process.env,
     debug,
+    interactive: !environment.io && !!process.stdout.isTTY,
   };
   let code: number = EXIT.OK;
   const program = buildProgram(ctx, (c) => {

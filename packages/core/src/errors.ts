@@ -4,6 +4,8 @@
  * prints the code, `-D` the stack. Tests assert codes, not prose.
  */
 export type KilnErrorCode =
+  | "DEPENDENCY_CYCLE"
+  | "DEPENDENCY_ERROR"
   | "EXPANSION_ERROR"
   | "FATAL"
   | "HOOK_ERROR"
@@ -12,6 +14,7 @@ export type KilnErrorCode =
   | "NOT_FOUND"
   | "PARSE_ERROR"
   | "SKIP_RECIPE"
+  | "TASK_ERROR"
   | "USAGE_ERROR";
 
 export interface KilnErrorOptions {
@@ -122,5 +125,35 @@ export class FatalError extends KilnError {
 export class SkipRecipe extends KilnError {
   constructor(reason: string) {
     super("SKIP_RECIPE", reason);
+  }
+}
+
+/** A dependency that cannot be resolved: nothing provides it, or several do with no preference. */
+export class DependencyError extends KilnError {
+  constructor(message: string, options: KilnErrorOptions = {}) {
+    super("DEPENDENCY_ERROR", message, options);
+  }
+}
+
+/** Tasks that depend on each other in a loop; `cycle` lists them in order, the first repeated last. */
+export class DependencyCycleError extends KilnError {
+  readonly cycle: string[];
+  constructor(cycle: string[]) {
+    super("DEPENDENCY_CYCLE", `Dependency loop in the task graph: ${cycle.join(" -> ")}`, {
+      hint: "check the tasks' after/before, [depends], [deptask] and [recrdeptask]",
+      details: { cycle },
+    });
+    this.cycle = cycle;
+  }
+}
+
+/** A task failed; `task` is its `PN:do_task` id and `logFile` the log with its output. */
+export class TaskError extends KilnError {
+  readonly task: string;
+  readonly logFile?: string;
+  constructor(task: string, message: string, options: KilnErrorOptions & { logFile?: string } = {}) {
+    super("TASK_ERROR", message, options);
+    this.task = task;
+    this.logFile = options.logFile;
   }
 }

@@ -3,10 +3,34 @@
  * these by name; only core calls them. Later subsystems (tasks, setscene, fetch,
  * signatures, events) add their groups here.
  */
-import { AsyncSeriesHook, SyncHook } from "tapable";
+import { AsyncSeriesBailHook, AsyncSeriesHook, HookMap, SyncHook } from "tapable";
 import type { DataStore } from "./data/datastore.js";
 import type { LayerInfo } from "./layers/config.js";
 import type { RecipeInfo } from "./layers/recipe-info.js";
+import type {
+  BuildCompletedEvent,
+  BuildStartedEvent,
+  LogEvent,
+  TaskFailedEvent,
+  TaskRef,
+  TaskStartedEvent,
+  TaskSucceededEvent,
+} from "./run/events.js";
+
+/** What a task body supplied by a plugin (`taskFunction`) gets beside the task's DataStore. */
+export interface TaskContext {
+  /** Append a line to the task's log file. */
+  log(line: string): void;
+  /** The task's log file. */
+  logFile: string;
+  /** Aborted when the build is interrupted. */
+  signal: AbortSignal;
+}
+
+export interface TaskResult {
+  ok: boolean;
+  error?: unknown;
+}
 
 /** Virtual recipes a plugin adds at parse time (e.g. one per Debian binary package). */
 export interface VirtualRecipe {
@@ -32,6 +56,31 @@ export function createHooks() {
     synthesizeRecipes: new AsyncSeriesHook<[RecipeIndexView, DataStore]>(["index", "d"], "synthesizeRecipes"),
     /** A recipe was parsed in this process (not restored from the parse cache); return value ignored. */
     recipeParsed: new SyncHook<[DataStore, RecipeInfo]>(["d", "info"], "recipeParsed"),
+    // tasks
+    /** Before a task's prefuncs, with BB_CURRENTTASK set; a throw fails the task. */
+    taskPre: new AsyncSeriesHook<[TaskRef, DataStore]>(["task", "d"], "taskPre"),
+    /** After a task's postfuncs (or its failure); `result.ok` says which. A throw fails the task. */
+    taskPost: new AsyncSeriesHook<[TaskRef, DataStore, TaskResult]>(["task", "d", "result"], "taskPost"),
+    /**
+     * Plugin-implemented task bodies, keyed by task name (`do_package`): the first
+     * tap returning `true` has run the body, and the metadata function is not run.
+     */
+    taskFunction: new HookMap(
+      (key: string) => new AsyncSeriesBailHook<[TaskRef, DataStore, TaskContext], true | undefined>(["task", "d", "context"], `taskFunction:${key}`),
+    ),
+    // events (also handed to metadata addhandler functions; return values ignored)
+    /** The run queue is about to start. */
+    buildStarted: new SyncHook<[BuildStartedEvent]>(["event"], "buildStarted"),
+    /** A task starts (noexec placeholders and up-to-date tasks fire nothing). */
+    taskStarted: new SyncHook<[TaskStartedEvent]>(["event"], "taskStarted"),
+    /** A task finished and its stamp is written. */
+    taskSucceeded: new SyncHook<[TaskSucceededEvent]>(["event"], "taskSucceeded"),
+    /** A task failed or was interrupted; no stamp is written. */
+    taskFailed: new SyncHook<[TaskFailedEvent]>(["event"], "taskFailed"),
+    /** The run queue finished (or stopped). */
+    buildCompleted: new SyncHook<[BuildCompletedEvent]>(["event"], "buildCompleted"),
+    /** A note, warning or error from a task or the run queue. */
+    log: new SyncHook<[LogEvent]>(["event"], "log"),
   });
 }
 

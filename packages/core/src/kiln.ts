@@ -2,6 +2,7 @@
  * The Kiln object: loads the configuration, finds and parses recipes (through the
  * parse cache and worker threads), and exposes the hooks plugins tap.
  */
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { DataStore } from "./data/datastore.js";
 import { KilnError, NotFoundError } from "./errors.js";
@@ -15,6 +16,9 @@ import { sha256, withStableTree } from "./parse/files.js";
 import type { ParseOutcome } from "./parse/jobs.js";
 import { parseInParallel } from "./parse/pool.js";
 import { ParseSession, parseRecipeFile } from "./parse/recipe.js";
+import type { BuildCompletedEvent } from "./run/events.js";
+import { runTasks, type RunOptions } from "./run/runqueue.js";
+import { buildTaskGraph, type GraphOptions, type TaskGraph } from "./tasks/graph.js";
 
 export interface ParseStats {
   recipes: number;
@@ -160,6 +164,42 @@ export class Kiln {
     return d;
   }
 
+  /** The task graph for targets (parses every recipe first, through the parse cache). */
+  async taskGraph(options: GraphOptions, parsed?: ParseResult): Promise<TaskGraph> {
+    const result = parsed ?? (await this.parseAll());
+    return buildTaskGraph(result, this.configuration().d, options);
+  }
+
+  /** BB_NUMBER_THREADS, or the number of cores. */
+  threads(): number {
+    const v = Number.parseInt(String(this.configuration().d.getVar("BB_NUMBER_THREADS") ?? ""), 10);
+    return Number.isInteger(v) && v > 0 ? v : Math.max(1, availableParallelism());
+  }
+
+  /** Run the tasks of a graph that are not current. */
+  async build(graph: TaskGraph, options: BuildOptions = {}): Promise<BuildCompletedEvent> {
+    const config = this.configuration();
+    const stores = new Map<string, DataStore>();
+    const recipeData = (node: { recipe: RecipeInfo }) => {
+      let d = stores.get(node.recipe.file);
+      if (!d) {
+        d = this.parseRecipe(node.recipe.file, node.recipe.appends);
+        stores.set(node.recipe.file, d);
+      }
+      return d;
+    };
+    return runTasks(
+      graph,
+      { hooks: this.hooks, config: config.d, recipeData },
+      {
+        ...options,
+        threads: options.threads ?? this.threads(),
+        env: config.env,
+        targets: graph.targets.map((t) => t.id),
+      },
+    );
+  }
+
   /** The recipe file chosen for a name (PN or something it PROVIDES). */
   async findRecipe(name: string): Promise<RecipeInfo> {
     const result = await this.parseAll();
@@ -179,6 +219,11 @@ export class Kiln {
     if (skipped) throw new NotFoundError(`Recipe ${name} is skipped: ${skipped.skipped}`);
     throw new NotFoundError(`Nothing PROVIDES '${name}'`, { hint: "check the name, or that its layer is in BBLAYERS ('kiln layers show')" });
   }
+}
+
+export interface BuildOptions extends Omit<RunOptions, "env" | "targets" | "threads"> {
+  /** Parallel tasks; default BB_NUMBER_THREADS, else the number of cores. */
+  threads?: number;
 }
 
 export function newDataStore(history = false): DataStore {

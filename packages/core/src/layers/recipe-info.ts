@@ -4,6 +4,7 @@
  */
 import type { DataStore } from "../data/datastore.js";
 import { listTasks, varsFromFile } from "../parse/recipe.js";
+import { explodeDeps } from "../util/dep-list.js";
 
 export interface TaskInfo {
   name: string;
@@ -22,12 +23,16 @@ export interface RecipeInfo {
   pr: string;
   provides: string[];
   depends: string[];
+  /** PACKAGES, or just PN when empty (as BitBake's cache does). */
   packages: string[];
+  /** Per package: the recipe-wide value followed by the package's own (RDEPENDS + RDEPENDS:pkg). */
   rdepends: Record<string, string[]>;
   rrecommends: Record<string, string[]>;
   rprovides: Record<string, string[]>;
   defaultPreference: number;
   excludeFromWorld: boolean;
+  /** Expanded STAMP: task stamps are `${STAMP}.do_task`. */
+  stamp: string;
   tasks: TaskInfo[];
   /** Why the recipe is skipped (kiln.skipRecipe), if it is. */
   skipped?: string;
@@ -35,7 +40,21 @@ export interface RecipeInfo {
   virtual?: boolean;
 }
 
-const TASK_FLAGS = ["depends", "rdepends", "deptask", "rdeptask", "recrdeptask", "recideptask", "nostamp", "fakeroot", "noexec", "umask", "network"];
+const TASK_FLAGS = [
+  "depends",
+  "rdepends",
+  "deptask",
+  "rdeptask",
+  "recrdeptask",
+  "recideptask",
+  "nostamp",
+  "fakeroot",
+  "noexec",
+  "umask",
+  "network",
+  "number_threads",
+  "stamp-extra-info",
+];
 
 const words = (v: unknown) => (v === undefined || v === null ? [] : String(v).split(/\s+/).filter(Boolean));
 
@@ -43,11 +62,13 @@ export function recipeInfo(d: DataStore, file: string, appends: string[]): Recip
   const skipped = d.getVar("__SKIPPED", false) as string | undefined;
   const [fpn, fpv, fpr] = varsFromFile(file);
   const pn = String(d.getVar("PN") ?? fpn ?? "defaultpkgname");
-  const packages = words(d.getVar("PACKAGES"));
+  const listed = words(d.getVar("PACKAGES"));
+  const packages = listed.length ? listed : [pn];
   const perPackage = (prefix: string) => {
     const out: Record<string, string[]> = {};
-    for (const pkg of new Set([pn, ...packages])) {
-      const v = words(d.getVar(`${prefix}:${pkg}`));
+    const recipeWide = explodeDeps(d.getVar(prefix));
+    for (const pkg of packages) {
+      const v = [...recipeWide, ...explodeDeps(d.getVar(`${prefix}:${pkg}`))];
       if (v.length) out[pkg] = v;
     }
     return out;
@@ -70,13 +91,14 @@ export function recipeInfo(d: DataStore, file: string, appends: string[]): Recip
     pv: String(d.getVar("PV") ?? fpv ?? "1.0"),
     pr: String(d.getVar("PR") ?? fpr ?? "r0"),
     provides: [pn, ...words(d.getVar("PROVIDES")).filter((p) => p !== pn)],
-    depends: words(d.getVar("DEPENDS")),
+    depends: explodeDeps(d.getVar("DEPENDS")),
     packages,
     rdepends: perPackage("RDEPENDS"),
     rrecommends: perPackage("RRECOMMENDS"),
     rprovides: perPackage("RPROVIDES"),
     defaultPreference: Number.parseInt(String(d.getVar("DEFAULT_PREFERENCE") ?? "0"), 10) || 0,
     excludeFromWorld: !!d.getVar("EXCLUDE_FROM_WORLD"),
+    stamp: String(d.getVar("STAMP") ?? ""),
     tasks,
     ...(skipped ? { skipped: String(skipped) } : {}),
   };

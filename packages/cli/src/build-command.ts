@@ -1,0 +1,88 @@
+/**
+ * `kiln [options] TARGET...`: parse, build the task graph, then -g (graph files),
+ * -n (what would run) or a real build with a reporter attached. Ctrl-C / SIGTERM
+ * stop the running tasks; their stamps are not written.
+ */
+import { Kiln, planRun, UsageError, writeGraphFiles, type KilnOptions } from "@kiln/core";
+import { EXIT } from "./errors.js";
+import type { Output } from "./output.js";
+import { attachReporter, reporterKind } from "./reporters/index.js";
+
+export interface BuildCommandOptions {
+  targets: string[];
+  cmd?: string;
+  force?: boolean;
+  keepGoing?: boolean;
+  dryRun?: boolean;
+  graph?: boolean;
+  runall?: string[];
+  runonly?: string[];
+  json?: boolean;
+  threads?: number;
+  debug?: boolean;
+}
+
+export interface BuildContext {
+  io: Output;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** Draw the live status (stdout is a terminal and is ours). */
+  interactive: boolean;
+}
+
+function withSignals<T>(controller: AbortController, fn: () => Promise<T>): Promise<T> {
+  const stop = () => controller.abort();
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  return fn().finally(() => {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+  });
+}
+
+export async function buildCommand(ctx: BuildContext, o: BuildCommandOptions): Promise<number> {
+  if (!o.targets.length) throw new UsageError("no targets given", { hint: "kiln RECIPE | kiln RECIPE:do_task | kiln world" });
+  if (o.force && !o.cmd && !o.targets.some((t) => t.includes(":do_"))) {
+    // BitBake: -f without -c forces the default task of the targets
+  }
+  const options: KilnOptions = { cwd: ctx.cwd, env: ctx.env, ...(o.threads ? { threads: o.threads } : {}) };
+  const kiln = new Kiln(options);
+  const parsed = await kiln.parseAll();
+  for (const w of parsed.warnings) ctx.io.err(`WARNING: ${w}\n`);
+  if (parsed.errors.length) {
+    for (const e of parsed.errors) {
+      ctx.io.err(`ERROR: ${e.message}\n`);
+      if (e.hint) ctx.io.err(`  hint: ${e.hint}\n`);
+    }
+    if (!o.keepGoing) return EXIT.USAGE;
+  }
+  const graph = await kiln.taskGraph(
+    { targets: o.targets, cmd: o.cmd, runall: o.runall, runonly: o.runonly, keepGoing: o.keepGoing },
+    parsed,
+  );
+  for (const w of graph.warnings) ctx.io.err(`WARNING: ${w}\n`);
+  for (const e of graph.errors) ctx.io.err(`ERROR: ${e.message}\n`);
+
+  if (o.graph) {
+    const [dot, list] = writeGraphFiles(graph, ctx.cwd);
+    ctx.io.out(`NOTE: PN build list saved to '${list}'\nNOTE: Task dependencies saved to '${dot}'\n`);
+    return graph.errors.length ? EXIT.FAILED : EXIT.OK;
+  }
+  if (o.dryRun) {
+    const plan = planRun(graph, o.force, false);
+    plan.toRun.forEach((n, i) => ctx.io.out(`NOTE: Running task ${i + 1} of ${plan.toRun.length}: ${n.id} (dry run)\n`));
+    ctx.io.out(`NOTE: Tasks Summary: ${graph.nodes.length} tasks, ${plan.toRun.length} would run, ${graph.nodes.length - plan.toRun.length} are current (dry run).\n`);
+    return graph.errors.length ? EXIT.FAILED : EXIT.OK;
+  }
+
+  const reporter = attachReporter(reporterKind({ json: o.json, isTTY: ctx.interactive }), kiln.hooks, ctx.io, { verbose: o.debug });
+  const controller = new AbortController();
+  try {
+    const result = await withSignals(controller, () =>
+      kiln.build(graph, { keepGoing: o.keepGoing, force: o.force, signal: controller.signal, ...(o.threads ? { threads: o.threads } : {}) }),
+    );
+    return result.failed || result.interrupted || graph.errors.length || (parsed.errors.length && o.keepGoing) ? EXIT.FAILED : EXIT.OK;
+  } finally {
+    reporter.close();
+  }
+}

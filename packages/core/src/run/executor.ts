@@ -1,0 +1,216 @@
+/**
+ * One task's life cycle (BitBake's _exec_task; CONVENTIONS 16): log file and
+ * symlink, TaskStarted, `taskPre` taps, `[prefuncs]`, the body (a plugin's
+ * `taskFunction` or the metadata function, shell or JS), `[postfuncs]`,
+ * `taskPost` taps, then TaskSucceeded or TaskFailed. Stamps are the run queue's.
+ */
+import { appendFileSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
+import type { DataStore } from "../data/datastore.js";
+import { KilnError, TaskError } from "../errors.js";
+import type { KilnHooks, TaskContext } from "../hooks.js";
+import type { KilnJsApi } from "../js/kiln-api.js";
+import type { TaskNode } from "../tasks/graph.js";
+import type { LogEvent, TaskRef } from "./events.js";
+import { fireMetadataHandlers } from "./handlers.js";
+import { runJsFunction, taskJsApi } from "./js-task.js";
+import { withLocks } from "./locks.js";
+import { runShell, type ShellRun } from "./shell.js";
+
+const words = (v: unknown) => (v === undefined || v === null ? [] : String(v).split(/\s+/).filter(Boolean));
+
+export interface ExecutorEnvironment {
+  hooks: KilnHooks;
+  /** The recipe's parsed DataStore (shared by its tasks; each task works on a copy). */
+  recipeData(node: TaskNode): DataStore;
+  /** Environment for shell scripts (the configuration's filtered environment). */
+  env: Record<string, string>;
+  signal: AbortSignal;
+  plugins?: (name: string) => unknown;
+}
+
+/** A running task as the run queue tracks it. */
+export interface TaskRunning {
+  ref: TaskRef;
+  logFile?: string;
+  /** Stop its processes (interrupt). */
+  kill(): void;
+  done: Promise<void>;
+}
+
+export function taskRef(node: TaskNode): TaskRef {
+  return { id: node.id, pn: node.recipe.pn, task: node.task, file: node.recipe.file };
+}
+
+function replaceSymlink(target: string, link: string): void {
+  const tmp = `${link}.tmp.${process.pid}`;
+  rmSync(tmp, { force: true });
+  symlinkSync(target, tmp);
+  renameSync(tmp, link);
+}
+
+/** The last `n` lines of a log, for failure reports. */
+export function logTail(file: string | undefined, n = 20): string[] {
+  if (!file) return [];
+  try {
+    const lines = readFileSync(file, "utf8").split("\n");
+    if (lines.at(-1) === "") lines.pop();
+    return lines.slice(-n);
+  } catch {
+    return [];
+  }
+}
+
+class TaskExecution {
+  private readonly shells = new Set<ShellRun>();
+  readonly ref: TaskRef;
+  readonly api: KilnJsApi;
+  logFile = "";
+
+  constructor(
+    private readonly node: TaskNode,
+    private readonly env: ExecutorEnvironment,
+    private readonly d: DataStore,
+    private readonly number: () => { number: number; toRun: number },
+  ) {
+    this.ref = taskRef(node);
+    const log = (level: LogEvent["level"], label: string) => (message: string) => {
+      this.appendLog(`${label}: ${message}`);
+      env.hooks.log.call({ type: "Log", level, message, task: this.ref.id, time: Date.now() });
+    };
+    this.api = taskJsApi({ note: log("note", "NOTE"), warn: log("warn", "WARNING"), debug: log("debug", "DEBUG") }, env.plugins);
+  }
+
+  appendLog(line: string): void {
+    if (this.logFile) appendFileSync(this.logFile, `${line}\n`);
+  }
+
+  kill(): void {
+    for (const s of this.shells) s.kill();
+  }
+
+  /** Set up T and the log, as BitBake does before TaskStarted. */
+  prepare(): void {
+    const t = String(this.d.getVar("T") ?? "");
+    if (!t) throw new TaskError(this.ref.id, `T is not set for ${this.ref.pn}: nowhere to write the log`);
+    mkdirSync(t, { recursive: true });
+    const name = `log.${this.node.task}.${process.pid}`;
+    this.logFile = join(t, name);
+    appendFileSync(this.logFile, "");
+    replaceSymlink(name, join(t, `log.${this.node.task}`));
+    appendFileSync(join(t, "log.task_order"), `${this.node.task} (${process.pid}): ${name}\n`);
+  }
+
+  /** BitBake's exec_func: the function's cleandirs, dirs (the last is the cwd) and lockfiles. */
+  async execFunc(func: string): Promise<void> {
+    const d = this.d;
+    const body = d.getVar(func, false);
+    if (body === undefined || body === null) {
+      this.api.warn(`Function ${func} doesn't exist`);
+      return;
+    }
+    for (const dir of words(d.getVarFlag(func, "cleandirs"))) {
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { recursive: true });
+    }
+    const dirs = words(d.getVarFlag(func, "dirs"));
+    for (const dir of dirs) mkdirSync(dir, { recursive: true });
+    const cwd = dirs.at(-1);
+    const locks = words(d.getVarFlag(func, "lockfiles"));
+    const run = async () => {
+      if (d.getVarFlag(func, "js", false)) {
+        await runJsFunction(d, func, this.api);
+        return;
+      }
+      if (!String(body).trim()) return;
+      const shell = runShell(d, func, {
+        tempDir: String(d.getVar("T")),
+        logFile: this.logFile,
+        env: this.env.env,
+        cwd,
+        umask: d.getVarFlag(this.node.task, "umask") ? String(d.getVarFlag(this.node.task, "umask")) : undefined,
+        taskId: this.ref.id,
+      });
+      this.shells.add(shell);
+      try {
+        await shell.done;
+      } finally {
+        this.shells.delete(shell);
+      }
+    };
+    if (locks.length) await withLocks(locks, run, this.env.signal);
+    else await run();
+  }
+
+  private async fire(event: Parameters<typeof fireMetadataHandlers>[1]): Promise<void> {
+    await fireMetadataHandlers(this.d, event, this.api);
+  }
+
+  async run(): Promise<void> {
+    const { hooks } = this.env;
+    const d = this.d;
+    const task = this.node.task;
+    const started = Date.now();
+    const ctx: TaskContext = { log: (l) => this.appendLog(l), logFile: this.logFile, signal: this.env.signal };
+    const startedEvent = { type: "TaskStarted" as const, ...this.ref, ...this.number(), logFile: this.logFile, time: started };
+    hooks.taskStarted.call(startedEvent);
+    try {
+      await this.fire(startedEvent);
+      await hooks.taskPre.promise(this.ref, d);
+      for (const f of words(d.getVarFlag(task, "prefuncs"))) await this.execFunc(f);
+      const plugin = hooks.taskFunction.get(task);
+      const handled = plugin ? await plugin.promise(this.ref, d, ctx) : undefined;
+      if (!handled) await this.execFunc(task);
+      for (const f of words(d.getVarFlag(task, "postfuncs"))) await this.execFunc(f);
+      await hooks.taskPost.promise(this.ref, d, { ok: true });
+    } catch (err) {
+      await hooks.taskPost.promise(this.ref, d, { ok: false, error: err }).catch(() => undefined);
+      const message = err instanceof Error ? err.message : String(err);
+      this.appendLog(`ERROR: ${message}`);
+      if (!(err instanceof KilnError) && err instanceof Error && err.stack) this.appendLog(err.stack);
+      const interrupted = this.env.signal.aborted;
+      const failed = {
+        type: "TaskFailed" as const,
+        ...this.ref,
+        elapsedMs: Date.now() - started,
+        message,
+        logFile: this.logFile,
+        logTail: logTail(this.logFile),
+        ...(interrupted ? { interrupted } : {}),
+        time: Date.now(),
+      };
+      hooks.taskFailed.call(failed);
+      await this.fire(failed).catch(() => undefined);
+      throw err instanceof TaskError ? err : new TaskError(this.ref.id, message, { cause: err, logFile: this.logFile });
+    }
+    const succeeded = { type: "TaskSucceeded" as const, ...this.ref, elapsedMs: Date.now() - started, logFile: this.logFile, time: Date.now() };
+    await this.fire(succeeded);
+    hooks.taskSucceeded.call(succeeded);
+  }
+}
+
+/** Start a task; the returned handle's `done` settles when it has finished or failed. */
+export function startTask(node: TaskNode, env: ExecutorEnvironment, number: () => { number: number; toRun: number }): TaskRunning {
+  const base = env.recipeData(node).createCopy();
+  base.setVar("BB_CURRENTTASK", node.task.replace(/^do_/, ""), { ignore: true });
+  base.setVar("BB_CURRENT_MC", "", { ignore: true });
+  const exec = new TaskExecution(node, env, base, number);
+  const done = (async () => {
+    try {
+      exec.prepare();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      env.hooks.taskFailed.call({ type: "TaskFailed", ...exec.ref, elapsedMs: 0, message, logTail: [], time: Date.now() });
+      throw err;
+    }
+    await exec.run();
+  })();
+  return {
+    ref: exec.ref,
+    get logFile() {
+      return exec.logFile;
+    },
+    kill: () => exec.kill(),
+    done,
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * Named locks for `[lockfiles]` and for trees several builds share (DL_DIR,
+ * SSTATE_DIR): an in-process queue per path, plus a lock file created with O_EXCL
+ * holding the owner's pid, so two kiln processes exclude each other too. A lock
+ * file whose owner is gone (killed build) is taken over.
+ */
+import { mkdirSync, openSync, closeSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+const queues = new Map<string, Promise<void>>();
+
+function ownerAlive(path: string): boolean {
+  let pid: number;
+  try {
+    pid = Number.parseInt(readFileSync(path, "utf8"), 10);
+  } catch {
+    return false; // vanished while we looked: not held
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+async function acquireFile(path: string, signal?: AbortSignal): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true });
+  for (let wait = 5; ; wait = Math.min(wait * 2, 200)) {
+    try {
+      const fd = openSync(path, "wx");
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    if (!ownerAlive(path)) {
+      rmSync(path, { force: true });
+      continue;
+    }
+    signal?.throwIfAborted();
+    await sleep(wait);
+  }
+}
+
+/** Hold every lock in `paths` (taken in sorted order, so two holders never deadlock) while `fn` runs. */
+export async function withLocks<T>(paths: string[], fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  const sorted = [...new Set(paths)].sort();
+  const releases: (() => void)[] = [];
+  try {
+    for (const path of sorted) {
+      const previous = queues.get(path) ?? Promise.resolve();
+      let release!: () => void;
+      const mine = new Promise<void>((r) => (release = r));
+      const tail = previous.then(() => mine);
+      queues.set(path, tail);
+      await previous;
+      try {
+        await acquireFile(path, signal);
+      } catch (err) {
+        release();
+        throw err;
+      }
+      releases.push(() => {
+        rmSync(path, { force: true });
+        if (queues.get(path) === tail) queues.delete(path);
+        release();
+      });
+    }
+    return await fn();
+  } finally {
+    for (const r of releases.reverse()) r();
+  }
+}

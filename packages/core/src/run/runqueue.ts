@@ -1,0 +1,277 @@
+/**
+ * The run queue (BitBake's RunQueueExecuteTasks): runs the tasks of a graph that
+ * are not current, at most BB_NUMBER_THREADS at once and at most
+ * `[number_threads]` of one task name, longest remaining path first. Without -k
+ * the first failure stops new tasks and waits for running ones; with -k every
+ * task that does not depend on a failure still runs. An abort (Ctrl-C) stops the
+ * running tasks' process groups; unfinished tasks get no stamp.
+ */
+import type { DataStore } from "../data/datastore.js";
+import type { KilnHooks } from "../hooks.js";
+import type { TaskGraph, TaskNode } from "../tasks/graph.js";
+import type { BuildCompletedEvent } from "./events.js";
+import { startTask, taskRef, type TaskRunning } from "./executor.js";
+import { fireMetadataHandlers } from "./handlers.js";
+import { taskJsApi } from "./js-task.js";
+import { currentTasks, removeStamp, writeStamp } from "./stamps.js";
+
+export interface RunOptions {
+  threads: number;
+  keepGoing?: boolean;
+  /** -f: the target tasks run even when current (and so invalidate what follows them). */
+  force?: boolean;
+  signal?: AbortSignal;
+  /** Environment for shell tasks. */
+  env: Record<string, string>;
+  targets: string[];
+  plugins?: (name: string) => unknown;
+}
+
+export interface RunEnvironment {
+  hooks: KilnHooks;
+  /** The configuration DataStore (build events' handlers). */
+  config: DataStore;
+  /** Parse (once) the DataStore of a recipe about to run a task. */
+  recipeData(node: TaskNode): DataStore;
+}
+
+/** Longest path (in tasks) from each task to the end of the graph: the scheduler's priority. */
+export function remainingPath(nodes: TaskNode[]): number[] {
+  const weight = new Array<number>(nodes.length).fill(1);
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    for (const d of nodes[i].deps) weight[d] = Math.max(weight[d], weight[i] + 1);
+  }
+  return weight;
+}
+
+/** A binary max-heap of task indexes by priority (ties: graph order). */
+class ReadyHeap {
+  private items: number[] = [];
+  constructor(private readonly prio: number[]) {}
+  get size(): number {
+    return this.items.length;
+  }
+  private before(a: number, b: number): boolean {
+    return this.prio[a] > this.prio[b] || (this.prio[a] === this.prio[b] && a < b);
+  }
+  push(x: number): void {
+    const h = this.items;
+    h.push(x);
+    for (let i = h.length - 1; i > 0; ) {
+      const p = (i - 1) >> 1;
+      if (!this.before(h[i], h[p])) break;
+      [h[i], h[p]] = [h[p], h[i]];
+      i = p;
+    }
+  }
+  pop(): number | undefined {
+    const h = this.items;
+    if (!h.length) return undefined;
+    const top = h[0];
+    const last = h.pop() as number;
+    if (h.length) {
+      h[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && this.before(h[l], h[m])) m = l;
+        if (r < h.length && this.before(h[r], h[m])) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m], h[i]];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+export interface RunPlan {
+  /** Tasks that will run, in dependency order. */
+  toRun: TaskNode[];
+  current: boolean[];
+}
+
+/**
+ * What a build would run: everything not current. With -f the targets run too, and
+ * so does everything after them; `invalidate` also removes their stamps (a real
+ * run, not -n), so the next build reruns what follows them.
+ */
+export function planRun(graph: TaskGraph, force = false, invalidate = false): RunPlan {
+  if (force && invalidate) for (const t of graph.targets) removeStamp(t);
+  const current = currentTasks(graph.nodes);
+  if (force) {
+    for (const t of graph.targets) current[t.index] = false;
+    for (const n of graph.nodes) if (current[n.index] && n.deps.some((d) => !current[d])) current[n.index] = false;
+  }
+  return { toRun: graph.nodes.filter((n) => !current[n.index]), current };
+}
+
+export async function runTasks(graph: TaskGraph, env: RunEnvironment, options: RunOptions): Promise<BuildCompletedEvent> {
+  const { hooks } = env;
+  const started = Date.now();
+  const { nodes } = graph;
+  const { toRun, current } = planRun(graph, options.force, true);
+  const signal = options.signal ?? new AbortController().signal;
+  const api = taskJsApi(
+    {
+      note: (m) => hooks.log.call({ type: "Log", level: "note", message: m, time: Date.now() }),
+      warn: (m) => hooks.log.call({ type: "Log", level: "warn", message: m, time: Date.now() }),
+      debug: (m) => hooks.log.call({ type: "Log", level: "debug", message: m, time: Date.now() }),
+    },
+    options.plugins,
+  );
+
+  const buildStarted = {
+    type: "BuildStarted" as const,
+    targets: options.targets,
+    total: nodes.length,
+    toRun: toRun.length,
+    threads: options.threads,
+    time: started,
+  };
+  hooks.buildStarted.call(buildStarted);
+  await fireMetadataHandlers(env.config, buildStarted, api);
+
+  const prio = remainingPath(nodes);
+  const waiting = new Array<number>(nodes.length).fill(0);
+  const dependents: number[][] = nodes.map(() => []);
+  for (const n of nodes) {
+    if (current[n.index]) continue;
+    for (const d of n.deps) {
+      if (current[d]) continue;
+      waiting[n.index]++;
+      dependents[d].push(n.index);
+    }
+  }
+  const ready = new ReadyHeap(prio);
+  for (const n of toRun) if (waiting[n.index] === 0) ready.push(n.index);
+
+  const running = new Map<number, TaskRunning>();
+  const runningByName = new Map<string, number>();
+  const failedTasks: { id: string; logFile?: string }[] = [];
+  const blocked = new Set<number>();
+  let succeeded = 0;
+  let finished = 0;
+  let number = 0;
+  let stopping = false;
+  let wake: (() => void) | undefined;
+
+  const onAbort = () => {
+    stopping = true;
+    for (const r of running.values()) r.kill();
+    wake?.();
+  };
+  signal.addEventListener("abort", onAbort);
+
+  const complete = (i: number) => {
+    finished++;
+    for (const dep of dependents[i]) if (--waiting[dep] === 0 && !blocked.has(dep)) ready.push(dep);
+  };
+  const block = (i: number) => {
+    const stack = [...dependents[i]];
+    while (stack.length) {
+      const x = stack.pop() as number;
+      if (blocked.has(x)) continue;
+      blocked.add(x);
+      stack.push(...dependents[x]);
+    }
+  };
+  const limitOf = (n: TaskNode) => {
+    const v = Number.parseInt(n.flags.number_threads ?? "", 10);
+    return Number.isInteger(v) && v > 0 ? v : Infinity;
+  };
+
+  const launch = () => {
+    const deferred: number[] = [];
+    while (!stopping && running.size < options.threads && ready.size) {
+      const i = ready.pop() as number;
+      const node = nodes[i];
+      if (node.flags.noexec) {
+        // a placeholder: nothing to run, but it is done (and stamped) like any task
+        if (!node.flags.nostamp) writeStamp(node);
+        number++;
+        succeeded++;
+        complete(i);
+        continue;
+      }
+      const name = node.task;
+      if ((runningByName.get(name) ?? 0) >= limitOf(node)) {
+        deferred.push(i);
+        continue;
+      }
+      number++;
+      const mine = number;
+      runningByName.set(name, (runningByName.get(name) ?? 0) + 1);
+      let handle: TaskRunning;
+      try {
+        handle = startTask(node, { hooks, env: options.env, signal, plugins: options.plugins, recipeData: env.recipeData }, () => ({
+          number: mine,
+          toRun: toRun.length,
+        }));
+      } catch (err) {
+        // the recipe would not even parse: the task fails without running
+        const message = err instanceof Error ? err.message : String(err);
+        hooks.taskFailed.call({ type: "TaskFailed", ...taskRef(node), elapsedMs: 0, message, logTail: [], time: Date.now() });
+        runningByName.set(name, (runningByName.get(name) ?? 1) - 1);
+        failedTasks.push({ id: node.id });
+        finished++;
+        block(i);
+        if (!options.keepGoing) stopping = true;
+        continue;
+      }
+      running.set(i, handle);
+      handle.done.then(
+        () => {
+          running.delete(i);
+          runningByName.set(name, (runningByName.get(name) ?? 1) - 1);
+          if (!node.flags.nostamp) writeStamp(node);
+          succeeded++;
+          complete(i);
+          wake?.();
+        },
+        () => {
+          running.delete(i);
+          runningByName.set(name, (runningByName.get(name) ?? 1) - 1);
+          failedTasks.push({ id: node.id, logFile: handle.logFile || undefined });
+          finished++;
+          block(i);
+          if (!options.keepGoing) stopping = true;
+          wake?.();
+        },
+      );
+    }
+    for (const i of deferred) ready.push(i);
+  };
+
+  try {
+    for (;;) {
+      launch();
+      if (!running.size) break;
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+    }
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+
+  const completed: BuildCompletedEvent = {
+    type: "BuildCompleted",
+    targets: options.targets,
+    total: nodes.length,
+    current: nodes.length - toRun.length,
+    run: succeeded + failedTasks.length,
+    succeeded,
+    failed: failedTasks.length,
+    notRun: toRun.length - finished,
+    failedTasks,
+    interrupted: signal.aborted,
+    elapsedMs: Date.now() - started,
+    time: Date.now(),
+  };
+  hooks.buildCompleted.call(completed);
+  await fireMetadataHandlers(env.config, completed, api).catch((err) =>
+    hooks.log.call({ type: "Log", level: "error", message: `BuildCompleted handler failed: ${(err as Error).message}`, time: Date.now() }),
+  );
+  return completed;
+}

@@ -1,0 +1,146 @@
+/**
+ * Shell functions (BitBake's emit_func + exec_func_shell): a run script with the
+ * exported variables and the shell functions the function reaches, run by
+ * `bash -e` in its own process group, output appended to the task log.
+ */
+import { execa } from "execa";
+import { closeSync, openSync, writeFileSync, renameSync } from "node:fs";
+import { join } from "node:path";
+import type { DataStore } from "../data/datastore.js";
+import { TaskError } from "../errors.js";
+
+const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const FUNC_WORD = /[A-Za-z0-9_.+:-]+/g;
+
+/** A value inside double quotes, exactly as written. */
+function dq(value: string): string {
+  return `"${value.replace(/[\\"$`]/g, (c) => `\\${c}`)}"`;
+}
+
+function isShellFunction(d: DataStore, name: string): boolean {
+  return !!d.getVarFlag(name, "func", false) && !d.getVarFlag(name, "js", false);
+}
+
+/**
+ * Shell functions `func` reaches: every word of its body naming a shell function,
+ * and `[vardeps]`, transitively. (Issue #4 replaces the word scan with a shell parser.)
+ */
+export function reachedFunctions(d: DataStore, func: string): string[] {
+  const seen = new Set<string>([func]);
+  const order: string[] = [];
+  const queue = [func];
+  while (queue.length) {
+    const name = queue.shift() as string;
+    const body = String(d.getVar(name, false) ?? "");
+    const candidates = [...(body.match(FUNC_WORD) ?? []), ...String(d.getVarFlag(name, "vardeps") ?? "").split(/\s+/)];
+    for (const word of candidates) {
+      if (!word || seen.has(word) || !isShellFunction(d, word)) continue;
+      seen.add(word);
+      order.push(word);
+      queue.push(word);
+    }
+  }
+  return order.sort();
+}
+
+/** `export NAME="value"` lines for every exported variable (unexport wins), sorted. */
+export function exportedVariables(d: DataStore): string {
+  const lines: string[] = [];
+  for (const key of [...d.keys()].sort()) {
+    if (key.startsWith("__") || !SHELL_NAME.test(key)) continue;
+    if (d.getVarFlag(key, "unexport", false)) {
+      lines.push(`unset ${key}`);
+      continue;
+    }
+    if (!d.getVarFlag(key, "export", false) || d.getVarFlag(key, "func", false)) continue;
+    let value: unknown;
+    try {
+      value = d.getVar(key);
+    } catch {
+      lines.push(`# ${key} could not be expanded`);
+      continue;
+    }
+    if (value === undefined || value === null) continue;
+    lines.push(`export ${key}=${dq(String(value))}`);
+  }
+  return lines.join("\n");
+}
+
+export interface ShellScriptOptions {
+  cwd?: string;
+  umask?: string;
+}
+
+export function shellScript(d: DataStore, func: string, options: ShellScriptOptions = {}): string {
+  const parts = [
+    "#!/bin/bash",
+    // as BitBake's trap: say which exit code stopped the script
+    `trap 'ret=$?; trap "" 0; if [ $ret -ne 0 ]; then echo "WARNING: exit code $ret from a shell command." >&2; fi; exit $ret' 0`,
+    exportedVariables(d),
+    "",
+  ];
+  for (const name of [func, ...reachedFunctions(d, func)]) {
+    parts.push(`${name}() {\n${String(d.getVar(name) ?? "")}\n}\n`);
+  }
+  if (options.umask) parts.push(`umask ${options.umask}`);
+  if (options.cwd) parts.push(`cd ${dq(options.cwd)}`);
+  parts.push(func, "");
+  return parts.join("\n");
+}
+
+export interface ShellRun {
+  /** Kill the script's whole process group. */
+  kill(signal?: NodeJS.Signals): void;
+  done: Promise<void>;
+}
+
+/**
+ * Write `${T}/run.<func>.<pid>` and run it with `bash -e`, appending its output to
+ * `logFile`. Rejects with a TaskError naming the script and exit code.
+ */
+export function runShell(
+  d: DataStore,
+  func: string,
+  opts: { tempDir: string; logFile: string; env: Record<string, string>; cwd?: string; umask?: string; taskId: string },
+): ShellRun {
+  const runFile = join(opts.tempDir, `run.${func}.${process.pid}`);
+  const tmp = `${runFile}.tmp`;
+  writeFileSync(tmp, shellScript(d, func, { cwd: opts.cwd, umask: opts.umask }), { mode: 0o755 });
+  renameSync(tmp, runFile);
+  const fd = openSync(opts.logFile, "a");
+  let child: { pid?: number } | undefined;
+  const done = (async () => {
+    try {
+      const proc = execa("bash", ["-e", runFile], {
+        env: opts.env,
+        extendEnv: false,
+        // both streams straight into the log's descriptor (no piping through us);
+        // execa's types accept only literal fd numbers, its runtime any
+        stdio: ["ignore", fd as 3, fd as 3],
+        detached: true,
+        reject: false,
+        cwd: opts.tempDir,
+      });
+      child = proc;
+      const result = await proc;
+      if (result.exitCode !== 0 || result.signal) {
+        const how = result.signal ? `was killed by ${result.signal}` : `failed with exit code ${result.exitCode}`;
+        throw new TaskError(opts.taskId, `Execution of '${runFile}' ${how}`, { logFile: opts.logFile });
+      }
+    } finally {
+      closeSync(fd);
+    }
+  })();
+  return {
+    done,
+    kill(signal = "SIGTERM") {
+      const pid = child?.pid;
+      if (!pid) return;
+      try {
+        process.kill(-pid, signal);
+      } catch {
+        // already gone
+      }
+    },
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * Who provides a name (BitBake's providers.py): build-time providers from PN and
+ * PROVIDES (`virtual/...` included), runtime providers from PACKAGES and RPROVIDES,
+ * chosen with PREFERRED_PROVIDER_* / PREFERRED_RPROVIDER_*. Only the preferred
+ * version of each PN takes part (PREFERRED_VERSION is decided before this).
+ */
+import type { DataStore } from "../data/datastore.js";
+import type { RecipeInfo } from "../layers/recipe-info.js";
+
+export type Resolution =
+  | { kind: "recipe"; recipe: RecipeInfo }
+  /** Listed in ASSUME_PROVIDED: the host supplies it, nothing is built. */
+  | { kind: "assumed" }
+  | { kind: "none"; skipped?: string }
+  | { kind: "multiple"; candidates: RecipeInfo[]; variable: string };
+
+function addTo(map: Map<string, RecipeInfo[]>, name: string, recipe: RecipeInfo): void {
+  const list = map.get(name);
+  if (!list) map.set(name, [recipe]);
+  else if (!list.includes(recipe)) list.push(recipe);
+}
+
+export class Providers {
+  private readonly build = new Map<string, RecipeInfo[]>();
+  private readonly runtime = new Map<string, RecipeInfo[]>();
+  private readonly packageOwners = new Map<string, RecipeInfo[]>();
+  private readonly skipped = new Map<string, string>();
+  private readonly assumed: Set<string>;
+  private readonly buildCache = new Map<string, Resolution>();
+  private readonly runtimeCache = new Map<string, Resolution>();
+
+  constructor(
+    preferred: Iterable<RecipeInfo>,
+    private readonly d: DataStore,
+    all: Iterable<RecipeInfo> = [],
+  ) {
+    for (const r of preferred) {
+      if (r.skipped) continue;
+      for (const p of r.provides) addTo(this.build, p, r);
+      for (const pkg of r.packages) {
+        addTo(this.runtime, pkg, r);
+        addTo(this.packageOwners, pkg, r);
+      }
+      for (const list of Object.values(r.rprovides)) for (const p of list) addTo(this.runtime, p, r);
+    }
+    for (const r of all) if (r.skipped && !this.skipped.has(r.pn)) this.skipped.set(r.pn, r.skipped);
+    this.assumed = new Set(String(d.getVar("ASSUME_PROVIDED") ?? "").split(/\s+/).filter(Boolean));
+  }
+
+  /** The recipe that builds `name` (a PN or something PROVIDES names). */
+  resolveBuild(name: string): Resolution {
+    let r = this.buildCache.get(name);
+    if (!r) {
+      r = this.choose(name, this.build.get(name), `PREFERRED_PROVIDER_${name}`, (c) => c.pn === name);
+      this.buildCache.set(name, r);
+    }
+    return r;
+  }
+
+  /** The recipe whose packages provide the runtime name `name`. */
+  resolveRuntime(name: string): Resolution {
+    let r = this.runtimeCache.get(name);
+    if (!r) {
+      r = this.choose(name, this.runtime.get(name), `PREFERRED_RPROVIDER_${name}`, (c) => this.packageOwners.get(name)?.includes(c) ?? false);
+      this.runtimeCache.set(name, r);
+    }
+    return r;
+  }
+
+  private choose(name: string, candidates: RecipeInfo[] | undefined, preferVar: string, natural: (c: RecipeInfo) => boolean): Resolution {
+    if (this.assumed.has(name)) return { kind: "assumed" };
+    if (!candidates?.length) return { kind: "none", skipped: this.skipped.get(name) };
+    if (candidates.length === 1) return { kind: "recipe", recipe: candidates[0] };
+    const wanted = this.d.getVar(preferVar);
+    if (wanted) {
+      const hit = candidates.find((c) => c.pn === String(wanted));
+      if (hit) return { kind: "recipe", recipe: hit };
+    }
+    // a recipe that is the preferred provider of anything it provides (BitBake's filterProvidersRunTime)
+    const preferredSomewhere = candidates.filter((c) => c.provides.some((p) => String(this.d.getVar(`PREFERRED_PROVIDER_${p}`) ?? "") === c.pn));
+    if (preferredSomewhere.length === 1) return { kind: "recipe", recipe: preferredSomewhere[0] };
+    // "If pn == item, give it a slight default preference" (BitBake), and for runtime
+    // names a package of that exact name over an RPROVIDES
+    const own = candidates.filter(natural);
+    if (own.length === 1) return { kind: "recipe", recipe: own[0] };
+    return { kind: "multiple", candidates, variable: preferVar };
+  }
+}

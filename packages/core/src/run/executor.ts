@@ -33,8 +33,8 @@ export interface ExecutorEnvironment {
 export interface TaskRunning {
   ref: TaskRef;
   logFile?: string;
-  /** Stop its processes (interrupt). */
-  kill(): void;
+  /** Stop its processes (interrupt); SIGTERM unless told otherwise. */
+  kill(signal?: NodeJS.Signals): void;
   done: Promise<void>;
 }
 
@@ -85,8 +85,8 @@ class TaskExecution {
     if (this.logFile) appendFileSync(this.logFile, `${line}\n`);
   }
 
-  kill(): void {
-    for (const s of this.shells) s.kill();
+  kill(signal?: NodeJS.Signals): void {
+    for (const s of this.shells) s.kill(signal);
   }
 
   /** Set up T and the log, as BitBake does before TaskStarted. */
@@ -210,7 +210,7 @@ export function startTask(node: TaskNode, env: ExecutorEnvironment, number: () =
     get logFile() {
       return exec.logFile;
     },
-    kill: () => exec.kill(),
+    kill: (signal) => exec.kill(signal),
     done,
   };
 }

@@ -15,6 +15,9 @@ import { fireMetadataHandlers } from "./handlers.js";
 import { taskJsApi } from "./js-task.js";
 import { currentTasks, removeStamp, writeStamp } from "./stamps.js";
 
+/** How long tasks get to end after SIGTERM before SIGKILL. */
+const KILL_GRACE_MS = 3000;
+
 export interface RunOptions {
   threads: number;
   keepGoing?: boolean;
@@ -160,6 +163,10 @@ export async function runTasks(graph: TaskGraph, env: RunEnvironment, options: R
   const onAbort = () => {
     stopping = true;
     for (const r of running.values()) r.kill();
+    // what ignores SIGTERM gets SIGKILL a little later
+    setTimeout(() => {
+      for (const r of running.values()) r.kill("SIGKILL");
+    }, KILL_GRACE_MS).unref();
     wake?.();
   };
   signal.addEventListener("abort", onAbort);

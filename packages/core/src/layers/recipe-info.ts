@@ -29,6 +29,8 @@ export interface RecipeInfo {
   rdepends: Record<string, string[]>;
   rrecommends: Record<string, string[]>;
   rprovides: Record<string, string[]>;
+  /** PACKAGES_DYNAMIC: regexes of package names the recipe makes at packaging time. */
+  packagesDynamic?: string[];
   defaultPreference: number;
   excludeFromWorld: boolean;
   /** Expanded STAMP: task stamps are `${STAMP}.do_task`. */
@@ -96,6 +98,7 @@ export function recipeInfo(d: DataStore, file: string, appends: string[]): Recip
     rdepends: perPackage("RDEPENDS"),
     rrecommends: perPackage("RRECOMMENDS"),
     rprovides: perPackage("RPROVIDES"),
+    packagesDynamic: words(d.getVar("PACKAGES_DYNAMIC")),
     defaultPreference: Number.parseInt(String(d.getVar("DEFAULT_PREFERENCE") ?? "0"), 10) || 0,
     excludeFromWorld: !!d.getVar("EXCLUDE_FROM_WORLD"),
     stamp: String(d.getVar("STAMP") ?? ""),

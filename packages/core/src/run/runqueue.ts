@@ -13,7 +13,7 @@ import type { BuildCompletedEvent } from "./events.js";
 import { startTask, taskRef, type TaskRunning } from "./executor.js";
 import { fireMetadataHandlers } from "./handlers.js";
 import { taskJsApi } from "./js-task.js";
-import { currentTasks, removeStamp, writeStamp } from "./stamps.js";
+import { currentTasks, removeStamp, writeStamp, writeStampAsync } from "./stamps.js";
 
 /** How long tasks get to end after SIGTERM before SIGKILL. */
 const KILL_GRACE_MS = 3000;
@@ -228,11 +228,11 @@ export async function runTasks(graph: TaskGraph, env: RunEnvironment, options: R
         continue;
       }
       running.set(i, handle);
-      handle.done.then(
+      // the stamp is written before dependents may start (their stamps must be newer)
+      handle.done.then(() => (node.flags.nostamp ? undefined : writeStampAsync(node))).then(
         () => {
           running.delete(i);
           runningByName.set(name, (runningByName.get(name) ?? 1) - 1);
-          if (!node.flags.nostamp) writeStamp(node);
           succeeded++;
           complete(i);
           wake?.();

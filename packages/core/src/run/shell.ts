@@ -4,7 +4,7 @@
  * `bash -e` in its own process group, output appended to the task log.
  */
 import { execa } from "execa";
-import { closeSync, openSync, writeFileSync, renameSync } from "node:fs";
+import { open, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { DataStore } from "../data/datastore.js";
 import { TaskError } from "../errors.js";
@@ -105,12 +105,16 @@ export function runShell(
 ): ShellRun {
   const runFile = join(opts.tempDir, `run.${func}.${process.pid}`);
   const tmp = `${runFile}.tmp`;
-  writeFileSync(tmp, shellScript(d, func, { cwd: opts.cwd, umask: opts.umask }), { mode: 0o755 });
-  renameSync(tmp, runFile);
-  const fd = openSync(opts.logFile, "a");
+  const script = shellScript(d, func, { cwd: opts.cwd, umask: opts.umask });
   let child: { pid?: number } | undefined;
+  let killed: NodeJS.Signals | undefined;
   const done = (async () => {
+    await writeFile(tmp, script, { mode: 0o755 });
+    await rename(tmp, runFile);
+    const log = await open(opts.logFile, "a");
+    const fd = log.fd;
     try {
+      if (killed) throw new TaskError(opts.taskId, `Execution of '${runFile}' was stopped before it started (${killed})`, { logFile: opts.logFile });
       const proc = execa("bash", ["-e", runFile], {
         env: opts.env,
         extendEnv: false,
@@ -128,12 +132,13 @@ export function runShell(
         throw new TaskError(opts.taskId, `Execution of '${runFile}' ${how}`, { logFile: opts.logFile });
       }
     } finally {
-      closeSync(fd);
+      await log.close();
     }
   })();
   return {
     done,
     kill(signal = "SIGTERM") {
+      killed ??= signal;
       const pid = child?.pid;
       if (!pid) return;
       try {

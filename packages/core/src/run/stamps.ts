@@ -5,6 +5,7 @@
  * newer than its own — so forcing or rerunning a task reruns what follows it.
  */
 import { mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { TaskNode } from "../tasks/graph.js";
 
@@ -28,6 +29,15 @@ export function writeStamp(node: TaskNode): void {
   const tmp = `${file}.tmp.${process.pid}`;
   writeFileSync(tmp, "");
   renameSync(tmp, file);
+}
+
+/** As writeStamp, off the main thread (the run queue writes thousands). */
+export async function writeStampAsync(node: TaskNode): Promise<void> {
+  const file = stampFile(node);
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp.${process.pid}`;
+  await writeFile(tmp, "");
+  await rename(tmp, file);
 }
 
 export function removeStamp(node: TaskNode): void {

@@ -16,8 +16,9 @@ export function taskDependsDot(graph: TaskGraph): string {
   const sorted = [...graph.nodes].sort((a, b) => (name(a.index) < name(b.index) ? -1 : name(a.index) > name(b.index) ? 1 : 0));
   for (const n of sorted) {
     const r = n.recipe;
-    const version = `${r.pe ? `${r.pe}:` : ""}${r.pv}-${r.pr}`;
-    lines.push(`${q(name(n.index))} [label=${q(`${r.pn} ${n.task}\\n:${version}\\n${r.file}`)}]`);
+    // BitBake's "PE:PV-PR", with an empty PE too
+    const version = `${r.pe}:${r.pv}-${r.pr}`;
+    lines.push(`${q(name(n.index))} [label=${q(`${r.pn} ${n.task}\\n${version}\\n${r.file}`)}]`);
     for (const d of [...n.deps].map(name).sort()) lines.push(`${q(name(n.index))} -> ${q(d)}`);
   }
   lines.push("}", "");

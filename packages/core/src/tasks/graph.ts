@@ -89,6 +89,8 @@ class RecipeClosure {
   /** build-time and runtime dependency recipes of each recipe, resolved once */
   readonly buildDeps = new Map<RecipeInfo, RecipeInfo[]>();
   readonly runDeps = new Map<RecipeInfo, RecipeInfo[]>();
+  /** every recipe each recipe needs (also through [depends]/[rdepends] flags) */
+  readonly needs = new Map<RecipeInfo, RecipeInfo[]>();
 
   constructor(private readonly providers: Providers) {}
 
@@ -98,10 +100,10 @@ class RecipeClosure {
     return out;
   }
 
-  resolve(kind: "build" | "runtime", name: string, from: RecipeInfo | null, optional = false): RecipeInfo | null {
+  resolve(kind: "build" | "runtime", name: string, from: RecipeInfo | null): RecipeInfo | null {
     const res = kind === "build" ? this.providers.resolveBuild(name) : this.providers.resolveRuntime(name);
     if (res.kind === "recipe") return res.recipe;
-    if (res.kind === "assumed" || optional) return null;
+    if (res.kind === "assumed") return null;
     const chain = from ? this.chain(from) : [];
     const err = res.kind === "none" ? describeMissing(kind === "build" ? "PROVIDES" : "RPROVIDES", name, chain, res) : describeMultiple(name, chain, res);
     if (from) {
@@ -119,36 +121,37 @@ class RecipeClosure {
       this.parent.set(r, null);
       queue.push(r);
     }
+    const resolveAll = (kind: "build" | "runtime", names: Iterable<string>, from: RecipeInfo) => {
+      const out = new Set<RecipeInfo>();
+      for (const n of names) {
+        const dep = this.resolve(kind, n, from);
+        if (dep) out.add(dep);
+      }
+      return out;
+    };
     for (let qi = 0; qi < queue.length; qi++) {
       const r = queue[qi];
       this.order.push(r);
-      const build = new Set<RecipeInfo>();
-      const run = new Set<RecipeInfo>();
-      const buildNames = new Set(r.depends);
+      // [deptask] follows DEPENDS only; [rdeptask] RDEPENDS and RRECOMMENDS of every
+      // package (an unprovided recommendation fails the recipe, as in BitBake's taskdata)
       const runNames = new Set<string>();
-      const recommends = new Set<string>();
-      for (const t of r.tasks) {
-        for (const [name] of taskRefs(t.flags.depends, r, t.name, "depends")) buildNames.add(name);
-        for (const [name] of taskRefs(t.flags.rdepends, r, t.name, "rdepends")) runNames.add(name);
-      }
       for (const list of Object.values(r.rdepends)) for (const n of list) runNames.add(n);
-      for (const list of Object.values(r.rrecommends)) for (const n of list) if (!runNames.has(n)) recommends.add(n);
-      for (const n of buildNames) {
-        const dep = this.resolve("build", n, r);
-        if (dep && dep !== r) build.add(dep);
+      for (const list of Object.values(r.rrecommends)) for (const n of list) runNames.add(n);
+      const build = resolveAll("build", r.depends, r);
+      const run = resolveAll("runtime", runNames, r);
+      // names in [depends]/[rdepends] flags join the build, but not the lists above
+      const flagBuild = new Set<string>();
+      const flagRun = new Set<string>();
+      for (const t of r.tasks) {
+        for (const [name] of taskRefs(t.flags.depends, r, t.name, "depends")) flagBuild.add(name);
+        for (const [name] of taskRefs(t.flags.rdepends, r, t.name, "rdepends")) flagRun.add(name);
       }
-      for (const n of runNames) {
-        const dep = this.resolve("runtime", n, r);
-        if (dep && dep !== r) run.add(dep);
-      }
-      // an RRECOMMENDS nothing provides is dropped, as BitBake does
-      for (const n of recommends) {
-        const dep = this.resolve("runtime", n, r, true);
-        if (dep && dep !== r) run.add(dep);
-      }
+      const needs = new Set([...build, ...run, ...resolveAll("build", flagBuild, r), ...resolveAll("runtime", flagRun, r)]);
+      needs.delete(r);
       this.buildDeps.set(r, [...build]);
       this.runDeps.set(r, [...run]);
-      for (const dep of [...build, ...run]) {
+      this.needs.set(r, [...needs]);
+      for (const dep of needs) {
         if (this.parent.has(dep)) continue;
         this.parent.set(dep, r);
         queue.push(dep);
@@ -163,7 +166,7 @@ class RecipeClosure {
       changed = false;
       for (const r of this.order) {
         if (this.failed.has(r)) continue;
-        for (const dep of [...(this.buildDeps.get(r) ?? []), ...(this.runDeps.get(r) ?? [])]) {
+        for (const dep of this.needs.get(r) ?? []) {
           const why = this.failed.get(dep);
           if (why) {
             this.failed.set(r, why);
@@ -260,35 +263,90 @@ function linkTasks(table: TaskTable, closure: RecipeClosure, providers: Provider
     }
   }
 
-  // Part B: walk everything each recursive task reaches; from every recipe on the
-  // way, the named tasks join (and are walked in turn). Computed on the Part A
-  // edges for all tasks before any is replaced, as BitBake does.
-  const extra = new Map<number, Set<number>>();
-  for (const [index, names] of recursive) {
-    const found = new Set<number>(deps[index]);
-    const seen = new Set<number>();
-    const stack = [index, ...(recursiveStarts.get(index) ?? [])];
-    while (stack.length) {
-      const t = stack.pop() as number;
-      if (seen.has(t)) continue;
-      seen.add(t);
-      const named = new Set<number>();
-      table.addNamed([table.nodes[t].recipe], names, named);
-      for (const a of named) found.add(a);
-      named.add(t);
-      for (const a of named) for (const n of deps[a]) if (!seen.has(n)) stack.push(n);
-    }
-    extra.set(index, found);
-  }
-  for (const [index, found] of extra) {
-    // self-referencing recursive tasks (do_build[recrdeptask] = "do_build") drop each other
-    for (const s of selfRef) found.delete(s);
-    deps[index] = found;
-  }
+  if (recursive.size) addRecursiveDependencies(table, deps, recursive, recursiveStarts, selfRef);
   for (const node of table.nodes) {
     deps[node.index].delete(node.index);
     node.deps = [...deps[node.index]];
   }
+}
+
+/**
+ * [recrdeptask] part B, as BitBake's runqueue: from the recipes of everything below
+ * the task's dependencies (and its [recideptask] tasks), the named tasks join its
+ * dependencies; a recursive task also takes the named tasks that a recursive task
+ * it depends on has; repeated until nothing is added. Self-referencing recursive
+ * tasks (do_build[recrdeptask] = "do_build") then drop each other.
+ */
+function addRecursiveDependencies(
+  table: TaskTable,
+  deps: Set<number>[],
+  recursive: Map<number, string[]>,
+  recursiveStarts: Map<number, number[]>,
+  selfRef: Set<number>,
+): void {
+  // recipes strictly below each task, on the part A graph
+  const below = new Map<number, Set<RecipeInfo>>();
+  const cumulative = (root: number): Set<RecipeInfo> => {
+    const done = below.get(root);
+    if (done) return done;
+    const stack: [number, number[]][] = [[root, [...deps[root]]]];
+    const onStack = new Set([root]);
+    while (stack.length) {
+      const [t, pending] = stack[stack.length - 1];
+      const next = pending.pop();
+      if (next !== undefined) {
+        if (!below.has(next) && !onStack.has(next)) {
+          onStack.add(next);
+          stack.push([next, [...deps[next]]]);
+        }
+        continue;
+      }
+      const set = new Set<RecipeInfo>();
+      for (const d of deps[t]) {
+        set.add(table.nodes[d].recipe);
+        for (const r of below.get(d) ?? []) set.add(r);
+      }
+      below.set(t, set);
+      onStack.delete(t);
+      stack.pop();
+    }
+    return below.get(root) as Set<RecipeInfo>;
+  };
+  for (const t of recursive.keys()) {
+    for (const d of deps[t]) cumulative(d);
+    for (const s of recursiveStarts.get(t) ?? []) for (const d of [s, ...deps[s]]) cumulative(d);
+  }
+
+  for (let added = true; added; ) {
+    added = false;
+    for (const [tid, names] of recursive) {
+      const total = new Set(deps[tid]);
+      for (const s of recursiveStarts.get(tid) ?? []) {
+        total.add(s);
+        for (const d of deps[s]) total.add(d);
+      }
+      const recipes = new Set<RecipeInfo>();
+      for (const d of total) for (const r of cumulative(d)) recipes.add(r);
+      const found = new Set<number>();
+      table.addNamed(recipes, names, found);
+      for (const i of found) {
+        if (i !== tid && !deps[tid].has(i)) {
+          deps[tid].add(i);
+          added = true;
+        }
+      }
+      for (const dep of [...deps[tid]]) {
+        if (!recursive.has(dep)) continue;
+        for (const x of deps[dep]) {
+          if (x !== tid && !deps[tid].has(x) && names.includes(table.nodes[x].task)) {
+            deps[tid].add(x);
+            added = true;
+          }
+        }
+      }
+    }
+  }
+  for (const tid of selfRef) for (const s of selfRef) deps[tid].delete(s);
 }
 
 /** Tasks reachable from `roots` through dependencies. */
@@ -302,6 +360,25 @@ function reach(nodes: TaskNode[], roots: Iterable<number>): Set<number> {
     for (const d of nodes[i].deps) if (!seen.has(d)) stack.push(d);
   }
   return seen;
+}
+
+/**
+ * BitBake's world list: every recipe not EXCLUDE_FROM_WORLD, except one providing a
+ * `virtual/` name or something another PN provides too (those are built when needed).
+ */
+function worldRecipes(parsed: { recipes: RecipeInfo[]; preferred: Map<string, RecipeInfo> }): RecipeInfo[] {
+  const providers = new Map<string, Set<string>>();
+  for (const r of parsed.recipes) {
+    if (r.skipped) continue;
+    for (const p of r.provides) {
+      const set = providers.get(p) ?? new Set<string>();
+      set.add(r.pn);
+      providers.set(p, set);
+    }
+  }
+  return [...parsed.preferred.values()].filter(
+    (r) => !r.skipped && !r.excludeFromWorld && !r.provides.some((p) => p.startsWith("virtual/") || (providers.get(p)?.size ?? 0) > 1),
+  );
 }
 
 export function buildTaskGraph(
@@ -320,9 +397,7 @@ export function buildTaskGraph(
   for (const text of options.targets) {
     const spec = parseTarget(text, options.cmd);
     if (spec.name === "world") {
-      for (const recipe of parsed.preferred.values()) {
-        if (!recipe.skipped && !recipe.excludeFromWorld) wanted.push({ spec, recipe, world: true });
-      }
+      for (const recipe of worldRecipes(parsed)) wanted.push({ spec, recipe, world: true });
       continue;
     }
     try {
@@ -370,14 +445,25 @@ export function buildTaskGraph(
   const reshape = (tasks: string[] | undefined, all: boolean) => {
     if (!tasks?.length) return;
     const names = tasks.map(taskName);
-    const recipes = new Set([...active].map((i) => table.nodes[i].recipe));
     const picked: number[] = [];
     if (all) {
-      // --runall: that task of every recipe in the graph, even where it would not have run
-      for (const r of recipes) for (const n of names) {
-        const i = table.find(r, n);
-        if (i !== undefined) picked.push(i);
+      // --runall: that task of every recipe in the graph, even where it would not
+      // have run; repeated, since those tasks can bring in more recipes
+      const chosen = new Set<number>();
+      for (let grew = true; grew; ) {
+        grew = false;
+        for (const r of new Set([...active].map((i) => table.nodes[i].recipe))) {
+          for (const n of names) {
+            const i = table.find(r, n);
+            if (i !== undefined && !chosen.has(i)) {
+              chosen.add(i);
+              grew = true;
+            }
+          }
+        }
+        active = reach(table.nodes, chosen);
       }
+      picked.push(...chosen);
     } else {
       // --runonly: only those tasks already in the graph
       for (const i of active) if (names.includes(table.nodes[i].task)) picked.push(i);

@@ -25,6 +25,7 @@ export class Providers {
   private readonly runtime = new Map<string, RecipeInfo[]>();
   private readonly packageOwners = new Map<string, RecipeInfo[]>();
   private readonly skipped = new Map<string, string>();
+  private readonly dynamic: [RegExp, RecipeInfo][] = [];
   private readonly assumed: Set<string>;
   private readonly buildCache = new Map<string, Resolution>();
   private readonly runtimeCache = new Map<string, Resolution>();
@@ -42,6 +43,14 @@ export class Providers {
         addTo(this.packageOwners, pkg, r);
       }
       for (const list of Object.values(r.rprovides)) for (const p of list) addTo(this.runtime, p, r);
+      for (const pattern of r.packagesDynamic ?? []) {
+        try {
+          // anchored at the start, as Python's re.match; BitBake escapes '+'
+          this.dynamic.push([new RegExp(`^(?:${pattern.replace(/\+/g, "\\+")})`), r]);
+        } catch {
+          // an invalid pattern provides nothing
+        }
+      }
     }
     for (const r of all) if (r.skipped && !this.skipped.has(r.pn)) this.skipped.set(r.pn, r.skipped);
     this.assumed = new Set(String(d.getVar("ASSUME_PROVIDED") ?? "").split(/\s+/).filter(Boolean));
@@ -51,7 +60,7 @@ export class Providers {
   resolveBuild(name: string): Resolution {
     let r = this.buildCache.get(name);
     if (!r) {
-      r = this.choose(name, this.build.get(name), `PREFERRED_PROVIDER_${name}`, (c) => c.pn === name);
+      r = this.choose(name, this.build.get(name), `PREFERRED_PROVIDER_${name}`, (c) => c.pn === name, false);
       this.buildCache.set(name, r);
     }
     return r;
@@ -61,13 +70,21 @@ export class Providers {
   resolveRuntime(name: string): Resolution {
     let r = this.runtimeCache.get(name);
     if (!r) {
-      r = this.choose(name, this.runtime.get(name), `PREFERRED_RPROVIDER_${name}`, (c) => this.packageOwners.get(name)?.includes(c) ?? false);
+      // PACKAGES_DYNAMIC only when nothing else provides the name (BitBake's getRuntimeProviders)
+      const found = this.runtime.get(name) ?? this.dynamic.filter(([re]) => re.test(name)).map(([, recipe]) => recipe);
+      r = this.choose(name, [...new Set(found)], `PREFERRED_RPROVIDER_${name}`, (c) => this.packageOwners.get(name)?.includes(c) ?? false, true);
       this.runtimeCache.set(name, r);
     }
     return r;
   }
 
-  private choose(name: string, candidates: RecipeInfo[] | undefined, preferVar: string, natural: (c: RecipeInfo) => boolean): Resolution {
+  private choose(
+    name: string,
+    candidates: RecipeInfo[] | undefined,
+    preferVar: string,
+    natural: (c: RecipeInfo) => boolean,
+    runtime: boolean,
+  ): Resolution {
     if (this.assumed.has(name)) return { kind: "assumed" };
     if (!candidates?.length) return { kind: "none", skipped: this.skipped.get(name) };
     if (candidates.length === 1) return { kind: "recipe", recipe: candidates[0] };
@@ -76,9 +93,11 @@ export class Providers {
       const hit = candidates.find((c) => c.pn === String(wanted));
       if (hit) return { kind: "recipe", recipe: hit };
     }
-    // a recipe that is the preferred provider of anything it provides (BitBake's filterProvidersRunTime)
-    const preferredSomewhere = candidates.filter((c) => c.provides.some((p) => String(this.d.getVar(`PREFERRED_PROVIDER_${p}`) ?? "") === c.pn));
-    if (preferredSomewhere.length === 1) return { kind: "recipe", recipe: preferredSomewhere[0] };
+    if (runtime) {
+      // a recipe that is the preferred provider of anything it provides (BitBake's filterProvidersRunTime)
+      const preferredSomewhere = candidates.filter((c) => c.provides.some((p) => String(this.d.getVar(`PREFERRED_PROVIDER_${p}`) ?? "") === c.pn));
+      if (preferredSomewhere.length === 1) return { kind: "recipe", recipe: preferredSomewhere[0] };
+    }
     // "If pn == item, give it a slight default preference" (BitBake), and for runtime
     // names a package of that exact name over an RPROVIDES
     const own = candidates.filter(natural);

@@ -196,7 +196,8 @@ export async function main(argv: string[], environment: MainEnvironment = {}): P
     cwd: environment.cwd ?? process.cwd(),
     env: environment.env ?? process.env,
     debug,
-    interactive: !environment.io && !!process.stdout.isTTY,
+    // a terminal with no size (a bare pty) cannot host a status area: plain lines then
+    interactive: !environment.io && !!process.stdout.isTTY && (process.stdout.columns ?? 0) > 0,
   };
   let code: number = EXIT.OK;
   const program = buildProgram(ctx, (c) => {

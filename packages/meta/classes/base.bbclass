@@ -44,7 +44,6 @@ do_populate_sysroot[noexec] = "1"
 addtask populate_sysroot after do_install
 
 do_build[noexec] = "1"
-do_build[nostamp] = "1"
 addtask build after do_populate_sysroot
 
 EXPORT_FUNCTIONS do_fetch do_unpack do_patch do_configure do_compile do_install

@@ -5,9 +5,10 @@
  * `taskPost` taps, then TaskSucceeded or TaskFailed. Stamps are the run queue's.
  */
 import { appendFileSync, readFileSync } from "node:fs";
-import { appendFile, mkdir, rename, rm, symlink } from "node:fs/promises";
+import { appendFile, mkdir, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { DataStore } from "../data/datastore.js";
+import { expandKeys } from "../data/expand-keys.js";
 import { KilnError, TaskError } from "../errors.js";
 import type { KilnHooks, TaskContext } from "../hooks.js";
 import type { KilnJsApi } from "../js/kiln-api.js";
@@ -17,6 +18,37 @@ import { fireMetadataHandlers } from "./handlers.js";
 import { runJsFunction, taskJsApi } from "./js-task.js";
 import { withLocks } from "./locks.js";
 import { runShell, type ShellRun } from "./shell.js";
+
+/** The umask kiln started with: shell tasks without [umask] get it explicitly (see runJsWithUmask). */
+const STARTING_UMASK = process.umask();
+const octal = (mask: number) => mask.toString(8).padStart(3, "0");
+
+/** JS tasks with [umask] take turns: the mask is process-wide. */
+let umaskTurn: Promise<void> = Promise.resolve();
+async function runJsWithUmask<T>(mask: string | undefined, fn: () => Promise<T>): Promise<T> {
+  if (!mask) return fn();
+  const previous = umaskTurn;
+  let release!: () => void;
+  umaskTurn = new Promise<void>((r) => (release = r));
+  await previous;
+  const old = process.umask(Number.parseInt(mask, 8));
+  try {
+    return await fn();
+  } finally {
+    process.umask(old);
+    release();
+  }
+}
+
+/** Rejects when the build is interrupted: in-process JS cannot be killed, so it is abandoned. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
+  if (signal.aborted) return Promise.reject(new Error(`${what} interrupted`));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Error(`${what} interrupted`));
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
 
 const words = (v: unknown) => (v === undefined || v === null ? [] : String(v).split(/\s+/).filter(Boolean));
 
@@ -100,9 +132,28 @@ class TaskExecution {
     await mkdir(t, { recursive: true });
     const name = `log.${this.node.task}.${process.pid}`;
     this.logFile = join(t, name);
-    await appendFile(this.logFile, "");
+    // a new log each run (BitBake opens it for writing), even in the same process
+    await writeFile(this.logFile, "");
     await replaceSymlink(name, join(t, `log.${this.node.task}`));
     await appendFile(join(t, "log.task_order"), `${this.node.task} (${process.pid}): ${name}\n`);
+    this.d.setVar("BB_LOGFILE", this.logFile, { ignore: true });
+  }
+
+  /** As BitBake: an empty log (and its symlink) is not kept. */
+  async dropEmptyLog(): Promise<void> {
+    if (!this.logFile) return;
+    try {
+      if ((await stat(this.logFile)).size > 0) return;
+      await rm(this.logFile, { force: true });
+      const link = join(String(this.d.getVar("T")), `log.${this.node.task}`);
+      await rm(link, { force: true });
+    } catch {
+      // already gone
+    }
+  }
+
+  private checkInterrupted(func: string): void {
+    if (this.env.signal.aborted) throw new TaskError(this.ref.id, `${func} not started: the build was interrupted`, { logFile: this.logFile });
   }
 
   /** BitBake's exec_func: the function's cleandirs, dirs (the last is the cwd) and lockfiles. */
@@ -121,9 +172,17 @@ class TaskExecution {
     for (const dir of dirs) await mkdir(dir, { recursive: true });
     const cwd = dirs.at(-1);
     const locks = words(d.getVarFlag(func, "lockfiles"));
+    const umaskFlag = d.getVarFlag(this.node.task, "umask");
+    const umask = umaskFlag ? String(umaskFlag) : undefined;
     const run = async () => {
+      // checked again here: a lock may have been waited for through an interrupt
+      this.checkInterrupted(func);
       if (d.getVarFlag(func, "js", false)) {
-        await runJsFunction(d, func, this.api);
+        await untilAborted(
+          runJsWithUmask(umask, () => runJsFunction(d, func, this.api) as Promise<unknown>),
+          this.env.signal,
+          func,
+        );
         return;
       }
       if (!String(body).trim()) return;
@@ -132,7 +191,7 @@ class TaskExecution {
         logFile: this.logFile,
         env: this.env.env,
         cwd,
-        umask: d.getVarFlag(this.node.task, "umask") ? String(d.getVarFlag(this.node.task, "umask")) : undefined,
+        umask: umask ?? octal(STARTING_UMASK),
         taskId: this.ref.id,
       });
       this.shells.add(shell);
@@ -163,7 +222,7 @@ class TaskExecution {
       await hooks.taskPre.promise(this.ref, d);
       for (const f of words(d.getVarFlag(task, "prefuncs"))) await this.execFunc(f);
       const plugin = hooks.taskFunction.get(task);
-      const handled = plugin ? await plugin.promise(this.ref, d, ctx) : undefined;
+      const handled = plugin ? await untilAborted(plugin.promise(this.ref, d, ctx), this.env.signal, task) : undefined;
       if (!handled) await this.execFunc(task);
       for (const f of words(d.getVarFlag(task, "postfuncs"))) await this.execFunc(f);
       await hooks.taskPost.promise(this.ref, d, { ok: true });
@@ -185,19 +244,29 @@ class TaskExecution {
       };
       hooks.taskFailed.call(failed);
       await this.fire(failed).catch(() => undefined);
+      await this.dropEmptyLog();
       throw err instanceof TaskError ? err : new TaskError(this.ref.id, message, { cause: err, logFile: this.logFile });
     }
     const succeeded = { type: "TaskSucceeded" as const, ...this.ref, elapsedMs: Date.now() - started, logFile: this.logFile, time: Date.now() };
     await this.fire(succeeded);
     hooks.taskSucceeded.call(succeeded);
+    await this.dropEmptyLog();
   }
 }
 
 /** Start a task; the returned handle's `done` settles when it has finished or failed. */
 export function startTask(node: TaskNode, env: ExecutorEnvironment, number: () => { number: number; toRun: number }): TaskRunning {
   const base = env.recipeData(node).createCopy();
-  base.setVar("BB_CURRENTTASK", node.task.replace(/^do_/, ""), { ignore: true });
+  const short = node.task.replace(/^do_/, "");
+  // BitBake's _task_data: a task-<name> override, then key expansion again
+  base.setVar("OVERRIDES", `task-${short.replace(/_/g, "-")}:${String(base.getVar("OVERRIDES", false) ?? "")}`, { ignore: true });
+  base.setVar("BB_FILENAME", node.recipe.file, { ignore: true });
+  expandKeys(base);
+  base.setVar("BB_CURRENTTASK", short, { ignore: true });
+  base.setVar("BB_RUNTASK", node.task, { ignore: true });
   base.setVar("BB_CURRENT_MC", "", { ignore: true });
+  // the run script's own cd decides PWD (BitBake drops PWD's export flag too)
+  base.delVarFlag("PWD", "export");
   const exec = new TaskExecution(node, env, base, number);
   const done = (async () => {
     try {

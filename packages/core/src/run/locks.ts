@@ -47,6 +47,17 @@ async function acquireFile(path: string, signal?: AbortSignal): Promise<void> {
   }
 }
 
+/** Wait for `p`, or reject as soon as `signal` aborts. */
+function abortable(p: Promise<void>, signal?: AbortSignal): Promise<void> {
+  if (!signal) return p;
+  signal.throwIfAborted();
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
 /** Hold every lock in `paths` (taken in sorted order, so two holders never deadlock) while `fn` runs. */
 export async function withLocks<T>(paths: string[], fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
   const sorted = [...new Set(paths)].sort();
@@ -58,7 +69,12 @@ export async function withLocks<T>(paths: string[], fn: () => Promise<T>, signal
       const mine = new Promise<void>((r) => (release = r));
       const tail = previous.then(() => mine);
       queues.set(path, tail);
-      await previous;
+      try {
+        await abortable(previous, signal);
+      } catch (err) {
+        release();
+        throw err;
+      }
       try {
         await acquireFile(path, signal);
       } catch (err) {

@@ -4,7 +4,8 @@
  * `bash -e` in its own process group, output appended to the task log.
  */
 import { execa } from "execa";
-import { open, rename, writeFile } from "node:fs/promises";
+import { open, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { basename } from "node:path";
 import { join } from "node:path";
 import type { DataStore } from "../data/datastore.js";
 import { TaskError } from "../errors.js";
@@ -111,6 +112,11 @@ export function runShell(
   const done = (async () => {
     await writeFile(tmp, script, { mode: 0o755 });
     await rename(tmp, runFile);
+    // run.<func> points at the latest script, as BitBake's
+    const link = join(opts.tempDir, `run.${func}`);
+    await rm(`${link}.tmp`, { force: true });
+    await symlink(basename(runFile), `${link}.tmp`);
+    await rename(`${link}.tmp`, link);
     const log = await open(opts.logFile, "a");
     const fd = log.fd;
     try {

@@ -3,7 +3,7 @@
  * (`meta-t`), TMPDIR inside the temp tree, the CLI run in process, and readers for
  * what tasks record about themselves. KILN_KEEP_TMP=1 keeps the tree.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { clearFileCache } from "@kiln/core";
@@ -179,4 +179,27 @@ export async function waitFor(cond: () => boolean, timeoutMs: number, stepMs = 2
     await new Promise((r) => setTimeout(r, stepMs));
   }
   return cond();
+}
+
+/**
+ * Whether a task has a stamp: `${STAMP}.do_x` itself or `${STAMP}.do_x.<taskhash>`
+ * (the basichash signature handler puts the hash in the name); siginfo and taint
+ * files beside it do not count.
+ */
+export function hasStamp(base: string): boolean {
+  return stampFiles(base).length > 0;
+}
+
+export function stampFiles(base: string): string[] {
+  const dir = dirname(base);
+  const name = base.slice(dir.length + 1);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f === name || (f.startsWith(`${name}.`) && /^[0-9a-f]{64}$/.test(f.slice(name.length + 1))))
+    .map((f) => join(dir, f));
+}
+
+/** Delete a task's stamps (whatever hash they carry). */
+export function removeStamps(base: string): void {
+  for (const f of stampFiles(base)) rmSync(f);
 }

@@ -7,6 +7,7 @@ import { Kiln, planRun, UsageError, writeGraphFiles, type KilnOptions } from "@k
 import { EXIT } from "./errors.js";
 import type { Output } from "./output.js";
 import { attachReporter, reporterKind } from "./reporters/index.js";
+import { printdiff } from "./sig-commands.js";
 
 export interface BuildCommandOptions {
   targets: string[];
@@ -18,6 +19,8 @@ export interface BuildCommandOptions {
   runall?: string[];
   runonly?: string[];
   json?: boolean;
+  /** -S none | printdiff */
+  signatures?: string;
   threads?: number;
   debug?: boolean;
 }
@@ -42,8 +45,8 @@ function withSignals<T>(controller: AbortController, fn: () => Promise<T>): Prom
 
 export async function buildCommand(ctx: BuildContext, o: BuildCommandOptions): Promise<number> {
   if (!o.targets.length) throw new UsageError("no targets given", { hint: "kiln RECIPE | kiln RECIPE:do_task | kiln world" });
-  if (o.force && !o.cmd && !o.targets.some((t) => t.includes(":do_"))) {
-    // BitBake: -f without -c forces the default task of the targets
+  if (o.signatures !== undefined && o.signatures !== "none" && o.signatures !== "printdiff") {
+    throw new UsageError(`-S takes 'none' or 'printdiff', not '${o.signatures}'`);
   }
   const options: KilnOptions = { cwd: ctx.cwd, env: ctx.env, ...(o.threads ? { threads: o.threads } : {}) };
   const kiln = new Kiln(options);
@@ -68,6 +71,12 @@ export async function buildCommand(ctx: BuildContext, o: BuildCommandOptions): P
     ctx.io.out(`NOTE: PN build list saved to '${list}'\nNOTE: Task dependencies saved to '${dot}'\n`);
     return graph.errors.length ? EXIT.FAILED : EXIT.OK;
   }
+  if (o.signatures === "none") {
+    const files = await kiln.writeSignatures(graph);
+    ctx.io.out(`NOTE: Wrote the signature data of ${files.length} tasks (beside their stamps; kiln dumpsig FILE shows one).\n`);
+    return graph.errors.length ? EXIT.FAILED : EXIT.OK;
+  }
+  if (o.signatures === "printdiff") return printdiff(ctx, kiln, graph, o.force);
   if (o.dryRun) {
     const plan = planRun(graph, o.force, false);
     plan.toRun.forEach((n, i) => ctx.io.out(`NOTE: Running task ${i + 1} of ${plan.toRun.length}: ${n.id} (dry run)\n`));

@@ -7,6 +7,7 @@ import { DataStore, Kiln, UsageError, emitEnvironment, emitHistory, shellQuote, 
 import { resolve } from "node:path";
 import { EXIT, reportError } from "./errors.js";
 import { buildCommand } from "./build-command.js";
+import { diffsigs, dumpsig } from "./sig-commands.js";
 import { addLayer, initBuildDir, removeLayer, showLayers } from "./layers-command.js";
 import { processOutput, type Output } from "./output.js";
 
@@ -25,6 +26,7 @@ interface MainOptions {
   runall?: string[];
   runonly?: string[];
   json?: boolean;
+  S?: string;
 }
 
 interface RunContext {
@@ -90,6 +92,7 @@ function buildProgram(ctx: RunContext, setCode: (c: number) => void): Command {
     .option("--runall <task>", "run this task for every recipe in the targets' graph", collect, [])
     .option("--runonly <task>", "run only this task (and what it needs) within the targets' graph", collect, [])
     .option("--json", "print build events as JSON lines")
+    .option("-S <mode>", "signatures: 'none' writes the siginfo of every task without running; 'printdiff' explains what changed")
     .option("-j <n>", "parallel tasks (BB_NUMBER_THREADS) and parse threads")
     .option("-D", "debug: show stack traces")
     .enablePositionalOptions()
@@ -121,6 +124,7 @@ function buildProgram(ctx: RunContext, setCode: (c: number) => void): Command {
               runall: opts.runall?.length ? opts.runall : undefined,
               runonly: opts.runonly?.length ? opts.runonly : undefined,
               json: opts.json,
+              signatures: opts.S,
               threads,
               debug: ctx.debug,
             },
@@ -158,6 +162,25 @@ function buildProgram(ctx: RunContext, setCode: (c: number) => void): Command {
       }
       ctx.io.out(`${name}${o.flag ? `[${o.flag}]` : ""}="${shellQuote(String(value))}"\n`);
       return setCode(EXIT.OK);
+    });
+
+  program
+    .command("dumpsig")
+    .description("print what went into a task's signature (a siginfo file)")
+    .argument("<file>", "siginfo file (${STAMP}.do_task.sigdata.<hash>)")
+    .action((file: string) => setCode(dumpsig(ctx, resolve(ctx.cwd, file))));
+
+  program
+    .command("diffsigs")
+    .description("explain what changed between two signatures: two siginfo files, or -t RECIPE TASK for a task's two newest")
+    .argument("[args...]", "FILE1 FILE2, or with -t: RECIPE TASK")
+    .option("-t, --task", "compare the two newest siginfo files of RECIPE TASK")
+    .action(async (args: string[], o: { task?: boolean }) => {
+      if (o.task) {
+        if (args.length !== 2) throw new UsageError("diffsigs -t takes RECIPE TASK");
+        return setCode(await diffsigs(ctx, [], { recipe: args[0], task: args[1] }));
+      }
+      return setCode(await diffsigs(ctx, args.map((a) => resolve(ctx.cwd, a))));
     });
 
   program

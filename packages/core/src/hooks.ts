@@ -3,7 +3,7 @@
  * these by name; only core calls them. Later subsystems (tasks, setscene, fetch,
  * signatures, events) add their groups here.
  */
-import { AsyncSeriesBailHook, AsyncSeriesHook, HookMap, SyncHook } from "tapable";
+import { AsyncSeriesBailHook, AsyncSeriesHook, HookMap, SyncBailHook, SyncHook, SyncWaterfallHook } from "tapable";
 import type { DataStore } from "./data/datastore.js";
 import type { LayerInfo } from "./layers/config.js";
 import type { RecipeInfo } from "./layers/recipe-info.js";
@@ -68,6 +68,13 @@ export function createHooks() {
     taskFunction: new HookMap(
       (key: string) => new AsyncSeriesBailHook<[TaskRef, DataStore, TaskContext], true | undefined>(["task", "d", "context"], `taskFunction:${key}`),
     ),
+    // signatures
+    /** Extra basehash inputs of a task (plugin name, version, code hash...); taps append to the list and return it. */
+    basehashInputs: new SyncWaterfallHook<[string[], TaskRef, RecipeInfo]>(["inputs", "task", "recipe"], "basehashInputs"),
+    /** Extra taskhash inputs of a task; taps append to the list and return it. */
+    taskhashInputs: new SyncWaterfallHook<[string[], TaskRef, RecipeInfo]>(["inputs", "task", "recipe"], "taskhashInputs"),
+    /** Whether `dep`'s hash goes into `task`'s: the first tap returning a boolean decides (false drops it). */
+    taskDependencyFilter: new SyncBailHook<[TaskRef, TaskRef], boolean | undefined>(["task", "dep"], "taskDependencyFilter"),
     // events (also handed to metadata addhandler functions; return values ignored)
     /** The run queue is about to start. */
     buildStarted: new SyncHook<[BuildStartedEvent]>(["event"], "buildStarted"),

@@ -18,7 +18,13 @@ import { parseInParallel } from "./parse/pool.js";
 import { ParseSession, parseRecipeFile } from "./parse/recipe.js";
 import type { BuildCompletedEvent } from "./run/events.js";
 import { runTasks, type RunOptions } from "./run/runqueue.js";
-import { buildTaskGraph, type GraphOptions, type TaskGraph } from "./tasks/graph.js";
+import { buildTaskGraph, type GraphOptions, type TaskGraph, type TaskNode } from "./tasks/graph.js";
+import { taskBasehashes, type BasehashDetails } from "./sig/basehash.js";
+import { initShellParser } from "./deps/shell.js";
+import { computeTaskhashes, newTaint, taintFile, type SignatureHandler } from "./sig/taskhash.js";
+import { buildSiginfo, siginfoPath, writeSiginfo, type Siginfo } from "./sig/siginfo.js";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 
 export interface ParseStats {
   recipes: number;
@@ -77,6 +83,8 @@ export class Kiln {
 
   /** Parse every recipe of the configured layers (as `bitbake -p`). */
   async parseAll(): Promise<ParseResult> {
+    // signatures and run scripts parse shell; the parser (WebAssembly) loads asynchronously
+    await initShellParser();
     const config = this.configuration();
     const d = config.d;
     const { recipes: files, appends, masked, collections } = collectRecipeFiles(d);
@@ -164,10 +172,63 @@ export class Kiln {
     return d;
   }
 
-  /** The task graph for targets (parses every recipe first, through the parse cache). */
+  private handler: SignatureHandler = "basichash";
+  private readonly stores = new Map<string, DataStore>();
+  private readonly basehashDetails = new Map<string, Map<string, BasehashDetails>>();
+
+  /** The task graph for targets, with task signatures (parses every recipe first, through the parse cache). */
   async taskGraph(options: GraphOptions, parsed?: ParseResult): Promise<TaskGraph> {
     const result = parsed ?? (await this.parseAll());
-    return buildTaskGraph(result, this.configuration().d, options);
+    const graph = buildTaskGraph(result, this.configuration().d, options);
+    this.handler = computeTaskhashes(graph, this.configuration().d, this.hooks);
+    return graph;
+  }
+
+  /** A recipe's full DataStore, parsed once per Kiln (tasks of a recipe share it). */
+  recipeData(node: { recipe: RecipeInfo }): DataStore {
+    let d = this.stores.get(node.recipe.file);
+    if (!d) {
+      d = this.parseRecipe(node.recipe.file, node.recipe.appends);
+      this.stores.set(node.recipe.file, d);
+    }
+    return d;
+  }
+
+  /** The siginfo of a task as it stands now (its recipe is parsed for the variable values). */
+  siginfo(node: TaskNode, graph: TaskGraph): Siginfo {
+    const d = this.recipeData(node);
+    let details = this.basehashDetails.get(node.recipe.file);
+    if (!details) {
+      details = taskBasehashes(d);
+      this.basehashDetails.set(node.recipe.file, details);
+    }
+    return buildSiginfo(node, graph, details.get(node.task), d, this.handler);
+  }
+
+  /** `-S none`: write the siginfo of every task of the graph, running nothing. Returns the files. */
+  async writeSignatures(graph: TaskGraph): Promise<string[]> {
+    const out: string[] = [];
+    if (this.handler === "noop") return out;
+    for (const node of graph.nodes) {
+      const path = siginfoPath(node);
+      await writeSiginfo(path, this.siginfo(node, graph));
+      out.push(path);
+    }
+    return out;
+  }
+
+  /**
+   * -f: taint the targets (BitBake's write_taint), so they and everything after
+   * them get new hashes now and in later builds; then recompute the hashes.
+   */
+  invalidate(graph: TaskGraph): void {
+    for (const t of graph.targets) {
+      if (t.flags.nostamp) continue;
+      const file = taintFile(t);
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, `${newTaint()}\n`);
+    }
+    this.handler = computeTaskhashes(graph, this.configuration().d, this.hooks);
   }
 
   /** BB_NUMBER_THREADS, or the number of cores. */
@@ -178,19 +239,13 @@ export class Kiln {
 
   /** Run the tasks of a graph that are not current. */
   async build(graph: TaskGraph, options: BuildOptions = {}): Promise<BuildCompletedEvent> {
+    await initShellParser();
     const config = this.configuration();
-    const stores = new Map<string, DataStore>();
-    const recipeData = (node: { recipe: RecipeInfo }) => {
-      let d = stores.get(node.recipe.file);
-      if (!d) {
-        d = this.parseRecipe(node.recipe.file, node.recipe.appends);
-        stores.set(node.recipe.file, d);
-      }
-      return d;
-    };
+    if (options.force && this.handler !== "noop") this.invalidate(graph);
+    const writeSig = this.handler === "noop" ? undefined : (node: TaskNode) => writeSiginfo(siginfoPath(node), this.siginfo(node, graph));
     return runTasks(
       graph,
-      { hooks: this.hooks, config: config.d, recipeData },
+      { hooks: this.hooks, config: config.d, recipeData: (node) => this.recipeData(node), writeSiginfo: writeSig },
       {
         ...options,
         threads: options.threads ?? this.threads(),

@@ -1,8 +1,9 @@
 /** Small pieces of the task engine: dependency lists, loops, priorities, locks, shell scripts. */
 import { existsSync } from "node:fs";
+import { beforeAll } from "vitest";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { DataStore, explodeDeps, remainingPath, shellScript, reachedFunctions, withLocks, type TaskNode } from "../src/index.js";
+import { DataStore, initShellParser, explodeDeps, remainingPath, shellScript, reachedFunctions, withLocks, type TaskNode } from "../src/index.js";
 import { topoOrder } from "../src/tasks/cycles.js";
 import { tempTree } from "./helpers.js";
 
@@ -74,6 +75,7 @@ describe("withLocks", () => {
 });
 
 describe("shell run scripts", () => {
+  beforeAll(() => initShellParser());
   function store(): DataStore {
     const d = new DataStore();
     d.setVar("GREETING", 'say "hi" $HOME `x`');

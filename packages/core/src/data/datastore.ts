@@ -43,6 +43,10 @@ export interface Expansion {
   references: Set<string>;
   /** `:remove` operations that removed something (carried from override variants). */
   removes?: Set<unknown>;
+  /** The code of each `${@...}` met while expanding (for dependency analysis). */
+  inline?: string[];
+  /** With an unexpanded lookup that asked for references: the expanded value. */
+  expanded?: unknown;
 }
 
 /** What `${@...}` code can see: `d`, `kiln` and the store's `jsdef` helpers. */
@@ -393,6 +397,15 @@ export class DataStore {
     return this.lookup(name, flag, true, false, false, true);
   }
 
+  /**
+   * BitBake's getVarFlag(..., expand=False, retparser=True): the unexpanded value
+   * (`value`), and what expanding it gives (`expanded`) and reads (`references`,
+   * `inline` code, `removes`) — what signatures hash and analyse.
+   */
+  parseVarFlag(name: string, flag = "_content"): Expansion {
+    return this.lookup(name, flag, false, false, false, true);
+  }
+
   private lookup(
     name: string,
     flag: string,
@@ -501,7 +514,7 @@ export class DataStore {
 
     if (result && expand) this.expandCache.set(cacheName, result);
     if (!result) return { value, references: new Set() };
-    return expand ? result : { value, references: result.references, removes: result.removes };
+    return expand ? result : { value, references: result.references, removes: result.removes, inline: result.inline, expanded: result.value };
   }
 
   getVarFlags(name: string, expand: boolean | string[] = false, internalFlags = false): Record<string, unknown> | undefined {
@@ -557,6 +570,7 @@ export class DataStore {
 
   expandWithRefs(input: unknown, varname?: string): Expansion {
     const references = new Set<string>();
+    const inline: string[] = [];
     if (typeof input !== "string") return { value: input, references };
     let s: string = input;
     if (varname) {
@@ -577,7 +591,7 @@ export class DataStore {
           const v = this.lookup(key, "_content", true, false, false, false).value;
           return v === undefined || v === null ? match : String(v);
         });
-        s = this.expandInline(s, varname);
+        s = this.expandInline(s, varname, inline);
         if (s === olds) break;
       }
     } catch (err) {
@@ -586,10 +600,10 @@ export class DataStore {
     } finally {
       if (varname) this.expanding.delete(varname);
     }
-    return { value: s, references };
+    return inline.length ? { value: s, references, inline } : { value: s, references };
   }
 
-  private expandInline(s: string, varname: string | undefined): string {
+  private expandInline(s: string, varname: string | undefined, inline: string[]): string {
     let at = s.indexOf("${@");
     if (at < 0) return s;
     let out = "";
@@ -598,6 +612,7 @@ export class DataStore {
       const end = findExpressionEnd(s, at + 3);
       if (end < 0) break;
       const code = s.slice(at + 3, end);
+      inline.push(code);
       out += s.slice(from, at);
       if (HAS_VAR_RE.test(code)) {
         // BitBake leaves code holding an unexpandable reference unevaluated

@@ -5,6 +5,7 @@
 import type { DataStore } from "../data/datastore.js";
 import { listTasks, varsFromFile } from "../parse/recipe.js";
 import { explodeDeps } from "../util/dep-list.js";
+import type { ChecksumFile } from "../sig/file-checksums.js";
 
 export interface TaskInfo {
   name: string;
@@ -36,6 +37,10 @@ export interface RecipeInfo {
   /** Expanded STAMP: task stamps are `${STAMP}.do_task`. */
   stamp: string;
   tasks: TaskInfo[];
+  /** basehash of each task (signatures, DESIGN §5), filled in when the recipe is parsed for the index. */
+  basehashes?: Record<string, string>;
+  /** Files whose content goes into each task's hash (local SRC_URI files, [file-checksums]). */
+  checksumFiles?: Record<string, ChecksumFile[]>;
   /** Why the recipe is skipped (kiln.skipRecipe), if it is. */
   skipped?: string;
   /** Virtual recipes come from a plugin rather than a file. */

@@ -8,6 +8,18 @@ import { recipeInfo, type RecipeInfo } from "../layers/recipe-info.js";
 import { FileStamps, type FileStamp } from "../cache/parse-cache.js";
 import { ParseSession, parseRecipeFile } from "./recipe.js";
 import { withStableTree } from "./files.js";
+import { taskBasehashes } from "../sig/basehash.js";
+import { checksumFiles } from "../sig/file-checksums.js";
+import type { DataStore } from "../data/datastore.js";
+
+/** RecipeInfo plus what signatures need from the full DataStore (basehashes, checksum files). */
+export function indexInfo(d: DataStore, file: string, appends: string[]): RecipeInfo {
+  const info = recipeInfo(d, file, appends);
+  if (info.skipped) return info;
+  const basehashes: Record<string, string> = {};
+  for (const [task, details] of taskBasehashes(d)) basehashes[task] = details.basehash;
+  return { ...info, basehashes, checksumFiles: checksumFiles(d) };
+}
 
 export interface ParseJob {
   file: string;
@@ -43,7 +55,7 @@ function parseAll(config: Configuration, jobs: ParseJob[], stamps: FileStamps): 
     const session = new ParseSession();
     try {
       const d = parseRecipeFile(config.d.createCopy(), job.file, { appends: job.appends, session });
-      out.push({ ...job, info: recipeInfo(d, job.file, job.appends), files: stamps.fromSession(session.files) });
+      out.push({ ...job, info: indexInfo(d, job.file, job.appends), files: stamps.fromSession(session.files) });
     } catch (err) {
       out.push({ ...job, error: serializeError(err), files: stamps.fromSession(session.files) });
     }

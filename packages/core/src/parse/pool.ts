@@ -7,6 +7,7 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { KilnError } from "../errors.js";
 import type { Configuration, LoadConfigOptions } from "../layers/config.js";
+import { initShellParser } from "../deps/shell.js";
 import { parseJobs, type ParseJob, type ParseOutcome, type SerializedError } from "./jobs.js";
 
 /** Below this many recipes a worker costs more to start than it saves. */
@@ -23,6 +24,7 @@ export async function parseInParallel(
   jobs: ParseJob[],
   threads = availableParallelism(),
 ): Promise<ParseOutcome[]> {
+  await initShellParser();
   const workers = jobs.length < WORKER_THRESHOLD ? 0 : Math.max(0, threads - 1);
   if (workers === 0) return parseJobs(config, jobs);
   // workers spend time loading modules and configuration first, so the main thread takes a bigger share

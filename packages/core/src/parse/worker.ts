@@ -3,6 +3,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { loadConfiguration, type LoadConfigOptions } from "../layers/config.js";
 import { parseJobs, serializeError, type ParseJob } from "./jobs.js";
 import { withStableTree } from "./files.js";
+import { initShellParser } from "../deps/shell.js";
 
 interface WorkerInput {
   config: LoadConfigOptions;
@@ -11,6 +12,8 @@ interface WorkerInput {
 
 const input = workerData as WorkerInput;
 try {
+  // signatures parse shell bodies; the parser (WebAssembly) loads asynchronously
+  await initShellParser();
   const config = withStableTree(() => loadConfiguration(input.config));
   parentPort?.postMessage({ outcomes: parseJobs(config, input.jobs) });
 } catch (err) {

@@ -13,7 +13,7 @@ import type { BuildCompletedEvent } from "./events.js";
 import { startTask, taskRef, type TaskRunning } from "./executor.js";
 import { fireMetadataHandlers } from "./handlers.js";
 import { taskJsApi } from "./js-task.js";
-import { currentTasks, removeStamp, writeStamp, writeStampAsync } from "./stamps.js";
+import { currentTasks, removeStamp, writeStampAsync } from "./stamps.js";
 
 /** How long tasks get to end after SIGTERM before SIGKILL. */
 const KILL_GRACE_MS = 3000;
@@ -36,6 +36,8 @@ export interface RunEnvironment {
   config: DataStore;
   /** Parse (once) the DataStore of a recipe about to run a task. */
   recipeData(node: TaskNode): DataStore;
+  /** Write the siginfo of a task that just got its stamp (when signatures are on). */
+  writeSiginfo?(node: TaskNode): Promise<void>;
 }
 
 /** Longest path (in tasks) from each task to the end of the graph: the scheduler's priority. */
@@ -189,6 +191,14 @@ export async function runTasks(graph: TaskGraph, env: RunEnvironment, options: R
     return Number.isInteger(v) && v > 0 ? v : Infinity;
   };
 
+  /** The stamp (unless nostamp), then the siginfo beside it. */
+  const stamp = async (node: TaskNode) => {
+    if (node.flags.nostamp) return;
+    await writeStampAsync(node);
+    await env.writeSiginfo?.(node);
+  };
+  let settling = 0;
+
   const launch = () => {
     const deferred: number[] = [];
     while (!stopping && running.size < options.threads && ready.size) {
@@ -196,10 +206,25 @@ export async function runTasks(graph: TaskGraph, env: RunEnvironment, options: R
       const node = nodes[i];
       if (node.flags.noexec) {
         // a placeholder: nothing to run, but it is done (and stamped) like any task
-        if (!node.flags.nostamp) writeStamp(node);
         number++;
-        succeeded++;
-        complete(i);
+        settling++;
+        stamp(node).then(
+          () => {
+            settling--;
+            succeeded++;
+            complete(i);
+            wake?.();
+          },
+          (err: unknown) => {
+            settling--;
+            hooks.log.call({ type: "Log", level: "error", message: `${node.id}: cannot write its stamp: ${(err as Error).message}`, time: Date.now() });
+            failedTasks.push({ id: node.id });
+            finished++;
+            block(i);
+            if (!options.keepGoing) stopping = true;
+            wake?.();
+          },
+        );
         continue;
       }
       const name = node.task;
@@ -229,7 +254,7 @@ export async function runTasks(graph: TaskGraph, env: RunEnvironment, options: R
       }
       running.set(i, handle);
       // the stamp is written before dependents may start (their stamps must be newer)
-      handle.done.then(() => (node.flags.nostamp ? undefined : writeStampAsync(node))).then(
+      handle.done.then(() => stamp(node)).then(
         () => {
           running.delete(i);
           runningByName.set(name, (runningByName.get(name) ?? 1) - 1);
@@ -254,7 +279,7 @@ export async function runTasks(graph: TaskGraph, env: RunEnvironment, options: R
   try {
     for (;;) {
       launch();
-      if (!running.size) break;
+      if (!running.size && !settling) break;
       await new Promise<void>((resolve) => (wake = resolve));
       wake = undefined;
     }

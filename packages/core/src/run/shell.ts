@@ -9,9 +9,9 @@ import { basename } from "node:path";
 import { join } from "node:path";
 import type { DataStore } from "../data/datastore.js";
 import { TaskError } from "../errors.js";
+import { shellDeps } from "../deps/shell.js";
 
 const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const FUNC_WORD = /[A-Za-z0-9_.+:-]+/g;
 
 /** A value inside double quotes, exactly as written. */
 function dq(value: string): string {
@@ -23,8 +23,9 @@ function isShellFunction(d: DataStore, name: string): boolean {
 }
 
 /**
- * Shell functions `func` reaches: every word of its body naming a shell function,
- * and `[vardeps]`, transitively. (Issue #4 replaces the word scan with a shell parser.)
+ * Shell functions `func` reaches: the commands of its expanded body (parsed, as for
+ * signatures) that name shell functions, and `[vardeps]`, transitively.
+ * Needs initShellParser() to have resolved.
  */
 export function reachedFunctions(d: DataStore, func: string): string[] {
   const seen = new Set<string>([func]);
@@ -32,8 +33,8 @@ export function reachedFunctions(d: DataStore, func: string): string[] {
   const queue = [func];
   while (queue.length) {
     const name = queue.shift() as string;
-    const body = String(d.getVar(name, false) ?? "");
-    const candidates = [...(body.match(FUNC_WORD) ?? []), ...String(d.getVarFlag(name, "vardeps") ?? "").split(/\s+/)];
+    const body = String(d.getVar(name) ?? "");
+    const candidates = [...shellDeps(body).execs, ...String(d.getVarFlag(name, "vardeps") ?? "").split(/\s+/)];
     for (const word of candidates) {
       if (!word || seen.has(word) || !isShellFunction(d, word)) continue;
       seen.add(word);

@@ -5,13 +5,32 @@
  * newer than its own — so forcing or rerunning a task reruns what follows it.
  */
 import { mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { mkdir, rename, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
+import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import type { TaskNode } from "../tasks/graph.js";
 
-export function stampFile(node: Pick<TaskNode, "recipe" | "task" | "flags">): string {
+/** `${STAMP}.do_x[.taskhash][.extra-info]` (the hash with the basichash handler, as BitBake). */
+export function stampFile(node: Pick<TaskNode, "recipe" | "task" | "flags" | "stampHash">): string {
   const extra = node.flags["stamp-extra-info"];
-  return `${node.recipe.stamp}.${node.task}${extra ? `.${extra}` : ""}`;
+  return `${node.recipe.stamp}.${node.task}${node.stampHash ? `.${node.stampHash}` : ""}${extra ? `.${extra}` : ""}`;
+}
+
+/** Earlier stamps of the same task (other hashes), which a new stamp replaces (BitBake's cleanmask). */
+async function removeOldStamps(node: TaskNode, keep: string): Promise<void> {
+  const dir = dirname(keep);
+  const prefix = `${basename(node.recipe.stamp)}.${node.task}.`;
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || name === basename(keep)) continue;
+    const rest = name.slice(prefix.length);
+    if (rest.startsWith("sigdata.") || rest === "taint" || rest.includes(".tmp.")) continue;
+    await rm(join(dir, name), { force: true });
+  }
 }
 
 /** mtime in ms, or undefined when there is no stamp. */
@@ -38,6 +57,7 @@ export async function writeStampAsync(node: TaskNode): Promise<void> {
   const tmp = `${file}.tmp.${process.pid}`;
   await writeFile(tmp, "");
   await rename(tmp, file);
+  await removeOldStamps(node, file);
 }
 
 export function removeStamp(node: TaskNode): void {

@@ -8,6 +8,7 @@
 import type { DataStore } from "../data/datastore.js";
 import { DependencyCycleError, DependencyError, KilnError } from "../errors.js";
 import type { RecipeInfo } from "../layers/recipe-info.js";
+import type { TaskHashInputs } from "../sig/taskhash.js";
 import { topoOrder } from "./cycles.js";
 import { Providers, type Resolution } from "./providers.js";
 import { parseTarget, taskName, type TargetSpec } from "./targets.js";
@@ -22,6 +23,12 @@ export interface TaskNode {
   flags: Record<string, string>;
   /** Indexes (into TaskGraph.nodes) of the tasks this one waits for. */
   deps: number[];
+  /** Signatures, once computed (sig/taskhash.ts). */
+  basehash?: string;
+  taskhash?: string;
+  /** The hash in the stamp's name (basichash), if any. */
+  stampHash?: string;
+  hashInputs?: TaskHashInputs;
 }
 
 export interface TaskGraph {

@@ -1,0 +1,122 @@
+/**
+ * Siginfo: what went into a task's signature, written beside its stamp as
+ * `${STAMP}.do_x.sigdata.<taskhash>` (gzip-compressed JSON) so `diffsigs` can say
+ * what changed between two runs. Written to a temp name and renamed.
+ */
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdir, rename, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { gunzipSync, gzipSync } from "node:zlib";
+import type { DataStore } from "../data/datastore.js";
+import { KilnError, NotFoundError } from "../errors.js";
+import type { TaskGraph, TaskNode } from "../tasks/graph.js";
+import { SIGGEN_VERSION, type BasehashDetails } from "./basehash.js";
+
+export interface Siginfo {
+  version: string;
+  id: string;
+  pn: string;
+  task: string;
+  handler: string;
+  basehash: string;
+  taskhash: string;
+  basehashIgnoreVars: string[];
+  taskhashIgnoreTasks: string;
+  /** Variables and functions the task depends on, sorted. */
+  taskdeps: string[];
+  gendeps: Record<string, string[]>;
+  varvals: Record<string, string | null>;
+  /** Which of those are functions (their changes are shown as diffs). */
+  functions: string[];
+  /** Dependency tasks whose hashes went in, by id, and their hashes. */
+  runtaskdeps: string[];
+  runtaskhashes: Record<string, string>;
+  /** Where each dependency's siginfo is (for explanations that recurse). */
+  runtaskSiginfo: Record<string, string>;
+  fileChecksums: [string, string | null][];
+  taint?: string;
+  extraBasehash: string[];
+  extraTaskhash: string[];
+}
+
+const words = (v: unknown) => (v === undefined || v === null ? [] : String(v).split(/\s+/).filter(Boolean));
+
+export function siginfoPath(node: Pick<TaskNode, "recipe" | "task" | "taskhash">): string {
+  return `${node.recipe.stamp}.${node.task}.sigdata.${node.taskhash ?? ""}`;
+}
+
+export function buildSiginfo(node: TaskNode, graph: TaskGraph, details: BasehashDetails | undefined, d: DataStore, handler: string): Siginfo {
+  const inputs = node.hashInputs;
+  const runtaskhashes: Record<string, string> = {};
+  const runtaskSiginfo: Record<string, string> = {};
+  const byId = new Map(node.deps.map((i) => [graph.nodes[i].id, graph.nodes[i]]));
+  for (const [id, h] of inputs?.deps ?? []) {
+    runtaskhashes[id] = h;
+    const dep = byId.get(id);
+    if (dep) runtaskSiginfo[id] = siginfoPath(dep);
+  }
+  const varvals = details?.varvals ?? {};
+  return {
+    version: SIGGEN_VERSION,
+    id: node.id,
+    pn: node.recipe.pn,
+    task: node.task,
+    handler,
+    basehash: node.basehash ?? "",
+    taskhash: node.taskhash ?? "",
+    basehashIgnoreVars: words(d.getVar("BB_BASEHASH_IGNORE_VARS")).sort(),
+    taskhashIgnoreTasks: String(d.getVar("BB_TASKHASH_IGNORE_TASKS") ?? ""),
+    taskdeps: details?.taskdeps ?? [],
+    gendeps: details?.gendeps ?? {},
+    varvals,
+    functions: Object.keys(varvals).filter((k) => !!d.getVarFlag(k, "func", false)).sort(),
+    runtaskdeps: (inputs?.deps ?? []).map(([id]) => id),
+    runtaskhashes,
+    runtaskSiginfo,
+    fileChecksums: inputs?.files ?? [],
+    ...(inputs?.taint ? { taint: inputs.taint } : {}),
+    extraBasehash: inputs?.extraBasehash ?? [],
+    extraTaskhash: inputs?.extraTaskhash ?? [],
+  };
+}
+
+export async function writeSiginfo(path: string, sig: Siginfo): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp.${process.pid}`;
+  await writeFile(tmp, gzipSync(JSON.stringify(sig)));
+  await rename(tmp, path);
+}
+
+export function readSiginfo(path: string): Siginfo {
+  let raw: Buffer;
+  try {
+    raw = readFileSync(path);
+  } catch {
+    throw new NotFoundError(`No siginfo file at ${path}`);
+  }
+  try {
+    const sig = JSON.parse(gunzipSync(raw).toString("utf8")) as Siginfo;
+    if (typeof sig !== "object" || !sig || typeof sig.taskhash !== "string") throw new Error("not a siginfo object");
+    return sig;
+  } catch (err) {
+    throw new KilnError("PARSE_ERROR", `${path} is not a kiln siginfo file: ${(err as Error).message}`);
+  }
+}
+
+/** Siginfo files of one task (any hash), newest first. */
+export function findSiginfos(stamp: string, task: string): string[] {
+  const dir = dirname(stamp);
+  const prefix = `${basename(stamp)}.${task}.sigdata.`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => n.startsWith(prefix) && !n.includes(".tmp."))
+    .map((n) => join(dir, n))
+    .map((p) => [p, statSync(p).mtimeMs] as const)
+    .sort((a, b) => b[1] - a[1])
+    .map(([p]) => p);
+}

@@ -1,0 +1,119 @@
+/**
+ * taskhash (DESIGN §5, BitBake's SignatureGeneratorBasicHash.get_taskhash):
+ * sha256(basehash, the taskhashes of the tasks it depends on sorted by
+ * `recipe:task`, checksums of its files, its taint, plugin inputs). A forced task
+ * (`-f`) carries the taint written to `${STAMP}.do_x.taint`; a `nostamp` task a new
+ * taint each run, so everything after it reruns. BB_TASKHASH_IGNORE_TASKS (regexes
+ * over recipe names) and the `taskDependencyFilter` hook drop dependencies.
+ */
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { DataStore } from "../data/datastore.js";
+import { UsageError } from "../errors.js";
+import type { KilnHooks } from "../hooks.js";
+import type { TaskGraph, TaskNode } from "../tasks/graph.js";
+import { SIGGEN_VERSION, sha256hex } from "./basehash.js";
+import { fileChecksum } from "./file-checksums.js";
+
+export type SignatureHandler = "noop" | "basic" | "basichash";
+
+export interface TaskHashInputs {
+  basehash: string;
+  /** Dependencies whose hash went in, sorted by id, with their taskhash. */
+  deps: [string, string][];
+  /** Dependencies left out (ignore list / filter hook). */
+  droppedDeps: string[];
+  files: [string, string | null][];
+  taint?: string;
+  /** Inputs plugins added (basehashInputs, taskhashInputs, plugin task bodies). */
+  extraBasehash: string[];
+  extraTaskhash: string[];
+}
+
+export function signatureHandler(d: DataStore): SignatureHandler {
+  const v = String(d.getVar("BB_SIGNATURE_HANDLER") ?? "basichash");
+  if (v === "noop" || v === "basic" || v === "basichash") return v;
+  throw new UsageError(`Invalid signature handler '${v}' in BB_SIGNATURE_HANDLER`, { hint: "use noop, basic or basichash" });
+}
+
+/** The taint file `-f` writes (BitBake's write_taint). */
+export function taintFile(node: Pick<TaskNode, "recipe" | "task">): string {
+  return `${node.recipe.stamp}.${node.task}.taint`;
+}
+
+function readTaint(node: TaskNode): string | undefined {
+  try {
+    return readFileSync(taintFile(node), "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function newTaint(): string {
+  return randomUUID();
+}
+
+function ignoreTasksRegex(d: DataStore): RegExp | null {
+  const v = String(d.getVar("BB_TASKHASH_IGNORE_TASKS") ?? "").trim();
+  if (!v) return null;
+  try {
+    return new RegExp(v.split(/\s+/).join("|"));
+  } catch (err) {
+    throw new UsageError(`BB_TASKHASH_IGNORE_TASKS is not a valid regular expression: ${(err as Error).message}`);
+  }
+}
+
+/** What a plugin-supplied body adds: which plugins tap it and a hash of their code. */
+function pluginBodyInputs(hooks: KilnHooks, task: string): string[] {
+  const hook = hooks.taskFunction.get(task);
+  if (!hook) return [];
+  return hook.taps.map((t) => `${t.name}:${sha256hex(String(t.fn))}`);
+}
+
+export interface HashOptions {
+  /** In-memory taints for this run (a dry run's -f), by node index. */
+  taints?: Map<number, string>;
+}
+
+/** Compute basehash/taskhash of every node of a graph (in dependency order). */
+export function computeTaskhashes(graph: TaskGraph, d: DataStore, hooks: KilnHooks, options: HashOptions = {}): SignatureHandler {
+  const handler = signatureHandler(d);
+  const ignore = ignoreTasksRegex(d);
+  for (const node of graph.nodes) {
+    const ref = { id: node.id, pn: node.recipe.pn, task: node.task, file: node.recipe.file };
+    if (handler === "noop") {
+      node.basehash = node.taskhash = "";
+      node.stampHash = undefined;
+      continue;
+    }
+    let basehash = node.recipe.basehashes?.[node.task] ?? "";
+    const extraBasehash = [...hooks.basehashInputs.call([], ref, node.recipe), ...pluginBodyInputs(hooks, node.task)];
+    if (extraBasehash.length) basehash = sha256hex([basehash, ...extraBasehash].join("\u0000"));
+
+    const deps: [string, string][] = [];
+    const droppedDeps: string[] = [];
+    for (const i of node.deps) {
+      const dep = graph.nodes[i];
+      const keep =
+        !(ignore && !ignore.test(node.recipe.pn) && ignore.test(dep.recipe.pn)) &&
+        hooks.taskDependencyFilter.call(ref, { id: dep.id, pn: dep.recipe.pn, task: dep.task, file: dep.recipe.file }) !== false;
+      if (keep) deps.push([dep.id, dep.taskhash ?? ""]);
+      else droppedDeps.push(dep.id);
+    }
+    deps.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const files = (node.recipe.checksumFiles?.[node.task] ?? []).map((f) => [f.name, fileChecksum(f.path)] as [string, string | null]);
+    const taint = options.taints?.get(node.index) ?? (node.flags.nostamp ? `nostamp:${newTaint()}` : readTaint(node));
+    const extraTaskhash = hooks.taskhashInputs.call([], ref, node.recipe);
+
+    const parts = [SIGGEN_VERSION, basehash];
+    for (const [id, h] of deps) parts.push(id, h);
+    for (const [name, cs] of files) parts.push(name, cs ?? "absent");
+    if (taint) parts.push("taint", taint);
+    parts.push(...extraTaskhash);
+    node.basehash = basehash;
+    node.taskhash = sha256hex(parts.join("\u0000"));
+    node.stampHash = handler === "basichash" ? node.taskhash : undefined;
+    node.hashInputs = { basehash, deps, droppedDeps, files, taint, extraBasehash, extraTaskhash };
+  }
+  return handler;
+}

@@ -17,7 +17,9 @@ export function indexInfo(d: DataStore, file: string, appends: string[]): Recipe
   const info = recipeInfo(d, file, appends);
   if (info.skipped) return info;
   const basehashes: Record<string, string> = {};
-  for (const [task, details] of taskBasehashes(d)) basehashes[task] = details.basehash;
+  // BitBake reports undeterminable dependencies at debug level; kiln's debug switch is KILN_DEBUG
+  const debug = process.env.KILN_DEBUG ? (m: string) => process.stderr.write(`DEBUG: ${file}: ${m}\n`) : undefined;
+  for (const [task, details] of taskBasehashes(d, debug)) basehashes[task] = details.basehash;
   return { ...info, basehashes, checksumFiles: checksumFiles(d) };
 }
 

@@ -6,6 +6,7 @@
 import { existsSync } from "node:fs";
 import {
   compareSiginfo,
+  dependencySiginfoPath,
   describeSiginfo,
   findSiginfos,
   Kiln,
@@ -30,8 +31,8 @@ export interface SigContext {
 
 /** Follow a changed dependency into its two siginfo files, when both exist. */
 function dependencyPair(id: string, a: Siginfo, b: Siginfo): [Siginfo, Siginfo] | undefined {
-  const pa = a.runtaskSiginfo[id];
-  const pb = b.runtaskSiginfo[id];
+  const pa = dependencySiginfoPath(a, id);
+  const pb = dependencySiginfoPath(b, id);
   if (!pa || !pb || !existsSync(pa) || !existsSync(pb)) return undefined;
   return [readSiginfo(pa), readSiginfo(pb)];
 }

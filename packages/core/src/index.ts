@@ -38,5 +38,5 @@ export { varDeps, buildDependencies, dependencyContext, DependencyTable, type De
 export { taskSignature, taskBasehashes, SIGGEN_VERSION, type BasehashDetails } from "./sig/basehash.js";
 export { computeTaskhashes, signatureHandler, taintFile, type SignatureHandler, type TaskHashInputs } from "./sig/taskhash.js";
 export { checksumFiles, fileChecksum, type ChecksumFile } from "./sig/file-checksums.js";
-export { readSiginfo, writeSiginfo, findSiginfos, siginfoPath, buildSiginfo, type Siginfo } from "./sig/siginfo.js";
+export { readSiginfo, writeSiginfo, findSiginfos, siginfoPath, buildSiginfo, dependencySiginfoPath, type Siginfo } from "./sig/siginfo.js";
 export { compareSiginfo, describeSiginfo } from "./sig/compare.js";

@@ -508,7 +508,7 @@ export class DataStore {
         }
         if (!skip) out += piece;
       }
-      result = { value: out, references: result.references, removes: hit };
+      result = { value: out, references: result.references, removes: hit, ...(result.inline ? { inline: result.inline } : {}) };
       if (expand) value = out;
     }
 

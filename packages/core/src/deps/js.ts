@@ -87,6 +87,12 @@ export function jsDeps(code: string, expression = false): CodeDeps {
         else for (const m of first.matchAll(REF_RE)) out.vars.add(m[1]);
         return;
       }
+      if (isMethod && method === "execFunc") {
+        // bb.build.exec_func: the function it runs is a dependency
+        if (first === undefined) out.unknown.push(`cannot determine dependency: ${name}() of a non-literal function name`);
+        else out.execs.add(first);
+        return;
+      }
       if (name.endsWith("utils.contains") || name.endsWith("utils.containsAny") || name.endsWith("utils.filter") || (!isMethod && CONTAINS.has(name))) {
         const item = stringArg(node.arguments[1]);
         if (first === undefined || item === undefined) {
@@ -95,7 +101,9 @@ export function jsDeps(code: string, expression = false): CodeDeps {
           return;
         }
         const set = out.contains.get(first) ?? new Set<string>();
-        set.add(item);
+        // contains() needs all the words together; containsAny()/filter() each word alone (BitBake)
+        if (method === "contains") set.add(item);
+        else for (const w of item.split(/\s+/).filter(Boolean)) set.add(w);
         out.contains.set(first, set);
         return;
       }

@@ -151,20 +151,22 @@ export function shellDeps(code: string): CodeDeps {
 const REF_RE = /\$\{([a-zA-Z0-9\-_+./~:]+?)\}/g;
 /** A value that cannot change the shell structure it is substituted into. */
 const STRUCTURE_FREE = /^[A-Za-z0-9_\-+.,/:@%^~= \t]*$/;
-const PLACEHOLDER = /__kiln_ref_(\d+)__/g;
+
+/** `NAME=...${ref}...` in the template: a reference inside an assignment word. */
+const IN_ASSIGNMENT = /(?:^|[\s;&|(])[A-Za-z_][A-Za-z0-9_]*=[^\s;&|()]*?__kiln_ref_(\d+)__/g;
 
 /**
  * The commands of a shell function as BitBake finds them in its *expanded* body,
  * computed from the unexpanded body when that gives the same answer: each
- * `${VAR}` becomes a placeholder word, the parse is shared by every recipe using
- * the same body, and commands whose name holds a placeholder take the value's
- * words. Values with shell syntax in them (or `${@...}`) fall back to parsing the
- * expanded text. `valueOf` gives a reference's expanded value.
+ * `${VAR}` becomes a placeholder word, so the parse is shared by every recipe using
+ * the same body. It falls back to parsing the expanded text whenever a value could
+ * change the structure: shell syntax in a value, `${@...}`, a reference in command
+ * position (an empty value or `A=1` there changes which word is the command), or a
+ * multi-word value inside an assignment. `valueOf` gives a reference's value.
  */
-export function shellExecs(unexpanded: string, expanded: string, valueOf: (name: string) => string | undefined): Set<string> {
-  if (!unexpanded.includes("${")) return shellDeps(unexpanded).execs;
-  if (unexpanded.includes("${@")) return shellDeps(expanded).execs;
-  const names: string[] = [];
+export function shellExecs(unexpanded: string, expanded: string, valueOf: (name: string) => string | undefined): CodeDeps {
+  if (!unexpanded.includes("${")) return shellDeps(unexpanded);
+  if (unexpanded.includes("${@")) return shellDeps(expanded);
   const index = new Map<string, number>();
   const values: string[] = [];
   let safe = true;
@@ -175,24 +177,15 @@ export function shellExecs(unexpanded: string, expanded: string, valueOf: (name:
       // an undefined reference stays literally `${NAME}` in the expanded text
       const value = v === undefined ? match : v;
       if (!STRUCTURE_FREE.test(value)) safe = false;
-      i = names.length;
+      i = values.length;
       index.set(name, i);
-      names.push(name);
       values.push(value);
     }
     return `__kiln_ref_${i}__`;
   });
-  if (!safe || template.includes("${")) return shellDeps(expanded).execs;
+  if (!safe || template.includes("${")) return shellDeps(expanded);
+  for (const m of template.matchAll(IN_ASSIGNMENT)) if (/\s/.test(values[Number(m[1])])) return shellDeps(expanded);
   const parsed = shellDeps(template);
-  const out = new Set<string>();
-  for (const exec of parsed.execs) {
-    if (!exec.includes("__kiln_ref_")) {
-      out.add(exec);
-      continue;
-    }
-    const real = exec.replace(PLACEHOLDER, (_, i: string) => values[Number(i)]).trim();
-    const first = real.split(/\s+/)[0];
-    if (first) out.add(first);
-  }
-  return out;
+  for (const exec of parsed.execs) if (exec.includes("__kiln_ref_")) return shellDeps(expanded);
+  return parsed;
 }

@@ -16,7 +16,7 @@
  */
 import type { DataStore, Expansion } from "../data/datastore.js";
 import { jsDeps } from "./js.js";
-import { shellDeps, shellExecs, type CodeDeps } from "./shell.js";
+import { shellExecs, type CodeDeps } from "./shell.js";
 
 export interface DependencyContext {
   d: DataStore;
@@ -92,8 +92,8 @@ function mergeContains(into: Map<string, Set<string>>, from: Map<string, Set<str
   }
 }
 
-function codeDeps(kind: "js" | "shell", key: string, code: string, ctx: DependencyContext): CodeDeps {
-  const deps = kind === "js" ? jsDeps(code) : shellDeps(code);
+function jsCodeDeps(key: string, code: string, ctx: DependencyContext): CodeDeps {
+  const deps = jsDeps(code);
   for (const u of deps.unknown) ctx.debug?.(`${key}: ${u}`);
   return deps;
 }
@@ -124,15 +124,18 @@ export function buildDependencies(key: string, ctx: DependencyContext): VarDepen
     const exp = d.parseVarFlag(key);
     value = exp.value === undefined || exp.value === null ? null : String(exp.value);
     if (truthy(flags.js)) {
-      const js = codeDeps("js", key, value ?? "", ctx);
+      const js = jsCodeDeps(key, value ?? "", ctx);
       for (const v of js.vars) deps.add(v);
       for (const e of js.execs) if (ctx.keys.has(e)) deps.add(e);
       mergeContains(contains, js.contains);
     } else {
-      const execs = shellExecs(value ?? "", String(exp.expanded ?? ""), (name) => {
+      const sh = shellExecs(value ?? "", String(exp.expanded ?? ""), (name) => {
         const v = d.getVar(name);
         return v === undefined || v === null ? undefined : String(v);
       });
+      const execs = sh.execs;
+      // BitBake logs these at debug level unless [vardeps] says the author knows
+      if (!flags.vardeps) for (const u of sh.unknown) ctx.debug?.(`${key}: ${u}`);
       for (const v of ctx.shellExports) deps.add(v);
       for (const r of exp.references) deps.add(r);
       for (const e of execs) if (ctx.keys.has(e)) deps.add(e);

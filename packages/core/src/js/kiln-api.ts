@@ -22,6 +22,8 @@ export interface KilnJsApi {
   varsFromFile(file: string | undefined): [string | undefined, string | undefined, string | undefined];
   /** POSIX path helpers (BitBake code reaches for os.path). */
   path: typeof posix;
+  /** Run another metadata function (shell or JS) in the current task, as bb.build.exec_func. */
+  execFunc(name: string, d?: unknown): Promise<void>;
 }
 
 export const stderrLogger: MetadataLogger = {
@@ -35,6 +37,7 @@ export const stderrLogger: MetadataLogger = {
 export function createKilnJsApi(
   logger: MetadataLogger = stderrLogger,
   plugins: (name: string) => unknown = () => undefined,
+  execFunc?: (name: string) => Promise<void>,
 ): KilnJsApi {
   const text = (args: unknown[]) => args.map(String).join(" ");
   return Object.freeze({
@@ -51,6 +54,10 @@ export function createKilnJsApi(
     plugin: (name: string) => plugins(name),
     varsFromFile,
     path: posix,
+    execFunc: async (name: string) => {
+      if (!execFunc) throw new FatalError(`kiln.execFunc('${name}') is only available while a task runs`);
+      await execFunc(name);
+    },
   });
 }
 

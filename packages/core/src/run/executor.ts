@@ -114,7 +114,9 @@ class TaskExecution {
       this.appendLog(`${label}: ${message}`);
       env.hooks.log.call({ type: "Log", level, message, task: this.ref.id, time: Date.now() });
     };
-    this.api = taskJsApi({ note: log("note", "NOTE"), warn: log("warn", "WARNING"), debug: log("debug", "DEBUG") }, env.plugins);
+    this.api = taskJsApi({ note: log("note", "NOTE"), warn: log("warn", "WARNING"), debug: log("debug", "DEBUG") }, env.plugins, (name) =>
+      this.execFunc(name),
+    );
   }
 
   appendLog(line: string): void {

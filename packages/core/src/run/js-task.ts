@@ -7,8 +7,8 @@ import type { DataStore } from "../data/datastore.js";
 import { attributeJsError, buildScope, compileFunction, functionSource } from "../js/functions.js";
 import { createKilnJsApi, type KilnJsApi, type MetadataLogger } from "../js/kiln-api.js";
 
-export function taskJsApi(logger: MetadataLogger, plugins?: (name: string) => unknown): KilnJsApi {
-  return createKilnJsApi(logger, plugins);
+export function taskJsApi(logger: MetadataLogger, plugins?: (name: string) => unknown, execFunc?: (name: string) => Promise<void>): KilnJsApi {
+  return createKilnJsApi(logger, plugins, execFunc);
 }
 
 /** Call the metadata function `name` with `args` (default `d`), awaiting it. */

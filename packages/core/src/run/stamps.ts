@@ -64,7 +64,14 @@ export function removeStamp(node: TaskNode): void {
   rmSync(stampFile(node), { force: true });
 }
 
-/** Which tasks (of a graph in dependency order) are up to date and need not run. */
+/**
+ * Which tasks (of a graph in dependency order) are up to date and need not run.
+ * As BitBake's check_stamp_task: a task's stamp must exist, and within its recipe
+ * every task it depends on must be current with a stamp no newer than its own.
+ * Across recipes the hash in the stamp's name decides (a dependency's change is in
+ * the dependent's taskhash), so BB_TASKHASH_IGNORE_TASKS can keep a change from
+ * rippling on.
+ */
 export function currentTasks(nodes: TaskNode[]): boolean[] {
   const current = new Array<boolean>(nodes.length).fill(false);
   const times = new Array<number | undefined>(nodes.length);
@@ -73,7 +80,7 @@ export function currentTasks(nodes: TaskNode[]): boolean[] {
     const mine = stampTime(node);
     times[node.index] = mine;
     if (mine === undefined) continue;
-    current[node.index] = node.deps.every((d) => current[d] && (times[d] as number) <= mine);
+    current[node.index] = node.deps.every((d) => nodes[d].recipe !== node.recipe || (current[d] && (times[d] as number) <= mine));
   }
   return current;
 }

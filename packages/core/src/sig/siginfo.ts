@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdir, rename, writeFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import type { DataStore } from "../data/datastore.js";
 import { KilnError, NotFoundError } from "../errors.js";
@@ -31,12 +31,14 @@ export interface Siginfo {
   /** Dependency tasks whose hashes went in, by id, and their hashes. */
   runtaskdeps: string[];
   runtaskhashes: Record<string, string>;
-  /** Where each dependency's siginfo is (for explanations that recurse). */
+  /** Where each dependency's siginfo is, relative to this file's directory (so a moved tree still resolves). */
   runtaskSiginfo: Record<string, string>;
   fileChecksums: [string, string | null][];
   taint?: string;
   extraBasehash: string[];
   extraTaskhash: string[];
+  /** Where this siginfo was read from or will be written (not stored). */
+  path?: string;
 }
 
 const words = (v: unknown) => (v === undefined || v === null ? [] : String(v).split(/\s+/).filter(Boolean));
@@ -53,7 +55,7 @@ export function buildSiginfo(node: TaskNode, graph: TaskGraph, details: Basehash
   for (const [id, h] of inputs?.deps ?? []) {
     runtaskhashes[id] = h;
     const dep = byId.get(id);
-    if (dep) runtaskSiginfo[id] = siginfoPath(dep);
+    if (dep) runtaskSiginfo[id] = relative(dirname(siginfoPath(node)), siginfoPath(dep));
   }
   const varvals = details?.varvals ?? {};
   return {
@@ -77,13 +79,22 @@ export function buildSiginfo(node: TaskNode, graph: TaskGraph, details: Basehash
     ...(inputs?.taint ? { taint: inputs.taint } : {}),
     extraBasehash: inputs?.extraBasehash ?? [],
     extraTaskhash: inputs?.extraTaskhash ?? [],
+    path: siginfoPath(node),
   };
+}
+
+/** The siginfo file of dependency `id` as `sig` recorded it, if it is there. */
+export function dependencySiginfoPath(sig: Siginfo, id: string): string | undefined {
+  const rel = sig.runtaskSiginfo[id];
+  if (!rel || !sig.path) return undefined;
+  return resolve(dirname(sig.path), rel);
 }
 
 export async function writeSiginfo(path: string, sig: Siginfo): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.tmp.${process.pid}`;
-  await writeFile(tmp, gzipSync(JSON.stringify(sig)));
+  const { path: _where, ...stored } = sig;
+  await writeFile(tmp, gzipSync(JSON.stringify(stored)));
   await rename(tmp, path);
 }
 
@@ -96,11 +107,24 @@ export function readSiginfo(path: string): Siginfo {
   }
   try {
     const sig = JSON.parse(gunzipSync(raw).toString("utf8")) as Siginfo;
-    if (typeof sig !== "object" || !sig || typeof sig.taskhash !== "string") throw new Error("not a siginfo object");
-    return sig;
+    checkShape(sig);
+    return { ...sig, path };
   } catch (err) {
     throw new KilnError("PARSE_ERROR", `${path} is not a kiln siginfo file: ${(err as Error).message}`);
   }
+}
+
+const STRINGS = ["version", "id", "pn", "task", "basehash", "taskhash"] as const;
+const ARRAYS = ["basehashIgnoreVars", "taskdeps", "functions", "runtaskdeps", "fileChecksums", "extraBasehash", "extraTaskhash"] as const;
+const OBJECTS = ["gendeps", "varvals", "runtaskhashes", "runtaskSiginfo"] as const;
+
+/** Every field the explanations read, of the right kind (a wrong file fails here, not mid-comparison). */
+function checkShape(sig: unknown): asserts sig is Siginfo {
+  if (typeof sig !== "object" || sig === null || Array.isArray(sig)) throw new Error("not a siginfo object");
+  const o = sig as Record<string, unknown>;
+  for (const k of STRINGS) if (typeof o[k] !== "string") throw new Error(`field '${k}' is missing or not a string`);
+  for (const k of ARRAYS) if (!Array.isArray(o[k])) throw new Error(`field '${k}' is missing or not a list`);
+  for (const k of OBJECTS) if (typeof o[k] !== "object" || o[k] === null || Array.isArray(o[k])) throw new Error(`field '${k}' is missing or not an object`);
 }
 
 /** Siginfo files of one task (any hash), newest first. */

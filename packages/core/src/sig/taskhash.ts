@@ -7,7 +7,8 @@
  * over recipe names) and the `taskDependencyFilter` hook drop dependencies.
  */
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
+import { basename, dirname } from "node:path";
 import type { DataStore } from "../data/datastore.js";
 import { UsageError } from "../errors.js";
 import type { KilnHooks } from "../hooks.js";
@@ -41,11 +42,30 @@ export function taintFile(node: Pick<TaskNode, "recipe" | "task">): string {
   return `${node.recipe.stamp}.${node.task}.taint`;
 }
 
-function readTaint(node: TaskNode): string | undefined {
-  try {
-    return readFileSync(taintFile(node), "utf8").trim() || undefined;
-  } catch {
-    return undefined;
+/**
+ * Taint files present, by stamp directory: listing each directory once is far
+ * cheaper than failing to open a file per task (tens of thousands of tasks).
+ */
+class TaintReader {
+  private readonly dirs = new Map<string, Set<string>>();
+  read(node: TaskNode): string | undefined {
+    const file = taintFile(node);
+    const dir = dirname(file);
+    let names = this.dirs.get(dir);
+    if (!names) {
+      try {
+        names = new Set(readdirSync(dir).filter((n) => n.endsWith(".taint")));
+      } catch {
+        names = new Set();
+      }
+      this.dirs.set(dir, names);
+    }
+    if (!names.has(basename(file))) return undefined;
+    try {
+      return readFileSync(file, "utf8").trim() || undefined;
+    } catch {
+      return undefined;
+    }
   }
 }
 
@@ -79,6 +99,7 @@ export interface HashOptions {
 export function computeTaskhashes(graph: TaskGraph, d: DataStore, hooks: KilnHooks, options: HashOptions = {}): SignatureHandler {
   const handler = signatureHandler(d);
   const ignore = ignoreTasksRegex(d);
+  const taints = new TaintReader();
   for (const node of graph.nodes) {
     const ref = { id: node.id, pn: node.recipe.pn, task: node.task, file: node.recipe.file };
     if (handler === "noop") {
@@ -102,7 +123,7 @@ export function computeTaskhashes(graph: TaskGraph, d: DataStore, hooks: KilnHoo
     }
     deps.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     const files = (node.recipe.checksumFiles?.[node.task] ?? []).map((f) => [f.name, fileChecksum(f.path)] as [string, string | null]);
-    const taint = options.taints?.get(node.index) ?? (node.flags.nostamp ? `nostamp:${newTaint()}` : readTaint(node));
+    const taint = options.taints?.get(node.index) ?? (node.flags.nostamp ? `nostamp:${newTaint()}` : taints.read(node));
     const extraTaskhash = hooks.taskhashInputs.call([], ref, node.recipe);
 
     const parts = [SIGGEN_VERSION, basehash];

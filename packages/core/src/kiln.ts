@@ -245,7 +245,16 @@ export class Kiln {
     const writeSig = this.handler === "noop" ? undefined : (node: TaskNode) => writeSiginfo(siginfoPath(node), this.siginfo(node, graph));
     return runTasks(
       graph,
-      { hooks: this.hooks, config: config.d, recipeData: (node) => this.recipeData(node), writeSiginfo: writeSig },
+      {
+        hooks: this.hooks,
+        config: config.d,
+        recipeData: (node) => this.recipeData(node),
+        writeSiginfo: writeSig,
+        releaseRecipe: (recipe) => {
+          this.stores.delete(recipe.file);
+          this.basehashDetails.delete(recipe.file);
+        },
+      },
       {
         ...options,
         threads: options.threads ?? this.threads(),

@@ -4,8 +4,9 @@
  * `taskFunction` or the metadata function, shell or JS), `[postfuncs]`,
  * `taskPost` taps, then TaskSucceeded or TaskFailed. Stamps are the run queue's.
  */
-import { appendFileSync, readFileSync } from "node:fs";
-import { appendFile, mkdir, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { appendFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { ensureDir, replaceSymlinkSync } from "./fs-small.js";
 import { join } from "node:path";
 import type { DataStore } from "../data/datastore.js";
 import { expandKeys } from "../data/expand-keys.js";
@@ -75,16 +76,6 @@ export function taskRef(node: TaskNode): TaskRef {
   return { id: node.id, pn: node.recipe.pn, task: node.task, file: node.recipe.file };
 }
 
-// File work here is async on purpose: it then runs on libuv's threads while the
-// main thread schedules and spawns other tasks (measured: sync fs calls made the
-// main thread the bottleneck of a 7000-task build).
-async function replaceSymlink(target: string, link: string): Promise<void> {
-  const tmp = `${link}.tmp.${process.pid}`;
-  await rm(tmp, { force: true });
-  await symlink(target, tmp);
-  await rename(tmp, link);
-}
-
 /** The last `n` lines of a log, for failure reports. */
 export function logTail(file: string | undefined, n = 20): string[] {
   if (!file) return [];
@@ -128,27 +119,32 @@ class TaskExecution {
   }
 
   /** Set up T and the log, as BitBake does before TaskStarted. */
-  async prepare(): Promise<void> {
+  prepare(): void {
     const t = String(this.d.getVar("T") ?? "");
     if (!t) throw new TaskError(this.ref.id, `T is not set for ${this.ref.pn}: nowhere to write the log`);
-    await mkdir(t, { recursive: true });
+    ensureDir(t);
     const name = `log.${this.node.task}.${process.pid}`;
     this.logFile = join(t, name);
     // a new log each run (BitBake opens it for writing), even in the same process
-    await writeFile(this.logFile, "");
-    await replaceSymlink(name, join(t, `log.${this.node.task}`));
-    await appendFile(join(t, "log.task_order"), `${this.node.task} (${process.pid}): ${name}\n`);
+    try {
+      writeFileSync(this.logFile, "");
+    } catch {
+      // T was removed since (a cleandirs): make it again
+      mkdirSync(t, { recursive: true });
+      writeFileSync(this.logFile, "");
+    }
+    replaceSymlinkSync(name, join(t, `log.${this.node.task}`));
+    appendFileSync(join(t, "log.task_order"), `${this.node.task} (${process.pid}): ${name}\n`);
     this.d.setVar("BB_LOGFILE", this.logFile, { ignore: true });
   }
 
   /** As BitBake: an empty log (and its symlink) is not kept. */
-  async dropEmptyLog(): Promise<void> {
+  dropEmptyLog(): void {
     if (!this.logFile) return;
     try {
-      if ((await stat(this.logFile)).size > 0) return;
-      await rm(this.logFile, { force: true });
-      const link = join(String(this.d.getVar("T")), `log.${this.node.task}`);
-      await rm(link, { force: true });
+      if (statSync(this.logFile).size > 0) return;
+      rmSync(this.logFile, { force: true });
+      rmSync(join(String(this.d.getVar("T")), `log.${this.node.task}`), { force: true });
     } catch {
       // already gone
     }
@@ -168,10 +164,10 @@ class TaskExecution {
     }
     for (const dir of words(d.getVarFlag(func, "cleandirs"))) {
       await rm(dir, { recursive: true, force: true });
-      await mkdir(dir, { recursive: true });
+      mkdirSync(dir, { recursive: true });
     }
     const dirs = words(d.getVarFlag(func, "dirs"));
-    for (const dir of dirs) await mkdir(dir, { recursive: true });
+    for (const dir of dirs) mkdirSync(dir, { recursive: true });
     const cwd = dirs.at(-1);
     const locks = words(d.getVarFlag(func, "lockfiles"));
     const umaskFlag = d.getVarFlag(this.node.task, "umask");
@@ -246,13 +242,13 @@ class TaskExecution {
       };
       hooks.taskFailed.call(failed);
       await this.fire(failed).catch(() => undefined);
-      await this.dropEmptyLog();
+      this.dropEmptyLog();
       throw err instanceof TaskError ? err : new TaskError(this.ref.id, message, { cause: err, logFile: this.logFile });
     }
     const succeeded = { type: "TaskSucceeded" as const, ...this.ref, elapsedMs: Date.now() - started, logFile: this.logFile, time: Date.now() };
     await this.fire(succeeded);
     hooks.taskSucceeded.call(succeeded);
-    await this.dropEmptyLog();
+    this.dropEmptyLog();
   }
 }
 
@@ -272,7 +268,7 @@ export function startTask(node: TaskNode, env: ExecutorEnvironment, number: () =
   const exec = new TaskExecution(node, env, base, number);
   const done = (async () => {
     try {
-      await exec.prepare();
+      exec.prepare();
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       env.hooks.taskFailed.call({ type: "TaskFailed", ...exec.ref, elapsedMs: 0, message, logTail: [], time: Date.now() });

@@ -1,11 +1,13 @@
 /**
  * Shell functions (BitBake's emit_func + exec_func_shell): a run script with the
  * exported variables and the shell functions the function reaches, run by
- * `bash -e` in its own process group, output appended to the task log.
+ * `bash -e` in its own process group (started by the spawner process), output
+ * appended to the task log.
  */
-import { execa } from "execa";
-import { open, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { writeFileSync } from "node:fs";
 import { basename } from "node:path";
+import { replaceSymlinkSync } from "./fs-small.js";
+import { spawnTask } from "./spawner.js";
 import { join } from "node:path";
 import type { DataStore } from "../data/datastore.js";
 import { TaskError } from "../errors.js";
@@ -90,6 +92,14 @@ export function shellScript(d: DataStore, func: string, options: ShellScriptOpti
   return parts.join("\n");
 }
 
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
 export interface ShellRun {
   /** Kill the script's whole process group. */
   kill(signal?: NodeJS.Signals): void;
@@ -106,53 +116,35 @@ export function runShell(
   opts: { tempDir: string; logFile: string; env: Record<string, string>; cwd?: string; umask?: string; taskId: string },
 ): ShellRun {
   const runFile = join(opts.tempDir, `run.${func}.${process.pid}`);
-  const tmp = `${runFile}.tmp`;
-  const script = shellScript(d, func, { cwd: opts.cwd, umask: opts.umask });
-  let child: { pid?: number } | undefined;
-  let killed: NodeJS.Signals | undefined;
+  // a scratch file named by pid, as BitBake's: written in place
+  writeFileSync(runFile, shellScript(d, func, { cwd: opts.cwd, umask: opts.umask }), { mode: 0o755 });
+  // run.<func> points at the latest script, as BitBake's
+  replaceSymlinkSync(basename(runFile), join(opts.tempDir, `run.${func}`));
+  const proc = spawnTask({ file: "bash", args: ["-e", runFile], cwd: opts.tempDir, env: opts.env, log: opts.logFile });
+  let pid: number | undefined;
+  let killedWith: NodeJS.Signals | undefined;
+  void proc.started.then((p) => {
+    pid = p;
+    // an interrupt that came while it was starting
+    if (killedWith) killGroup(p, killedWith);
+  });
   const done = (async () => {
-    await writeFile(tmp, script, { mode: 0o755 });
-    await rename(tmp, runFile);
-    // run.<func> points at the latest script, as BitBake's
-    const link = join(opts.tempDir, `run.${func}`);
-    await rm(`${link}.tmp`, { force: true });
-    await symlink(basename(runFile), `${link}.tmp`);
-    await rename(`${link}.tmp`, link);
-    const log = await open(opts.logFile, "a");
-    const fd = log.fd;
+    let result: { code: number | null; signal: NodeJS.Signals | null };
     try {
-      if (killed) throw new TaskError(opts.taskId, `Execution of '${runFile}' was stopped before it started (${killed})`, { logFile: opts.logFile });
-      const proc = execa("bash", ["-e", runFile], {
-        env: opts.env,
-        extendEnv: false,
-        // both streams straight into the log's descriptor (no piping through us);
-        // execa's types accept only literal fd numbers, its runtime any
-        stdio: ["ignore", fd as 3, fd as 3],
-        detached: true,
-        reject: false,
-        cwd: opts.tempDir,
-      });
-      child = proc;
-      const result = await proc;
-      if (result.exitCode !== 0 || result.signal) {
-        const how = result.signal ? `was killed by ${result.signal}` : `failed with exit code ${result.exitCode}`;
-        throw new TaskError(opts.taskId, `Execution of '${runFile}' ${how}`, { logFile: opts.logFile });
-      }
-    } finally {
-      await log.close();
+      result = await proc.exited;
+    } catch (err) {
+      throw new TaskError(opts.taskId, `Could not run '${runFile}': ${(err as Error).message}`, { logFile: opts.logFile });
+    }
+    if (result.code !== 0 || result.signal) {
+      const how = result.signal ? `was killed by ${result.signal}` : `failed with exit code ${result.code}`;
+      throw new TaskError(opts.taskId, `Execution of '${runFile}' ${how}`, { logFile: opts.logFile });
     }
   })();
   return {
     done,
     kill(signal = "SIGTERM") {
-      killed ??= signal;
-      const pid = child?.pid;
-      if (!pid) return;
-      try {
-        process.kill(-pid, signal);
-      } catch {
-        // already gone
-      }
+      killedWith = signal;
+      if (pid) killGroup(pid, signal);
     },
   };
 }

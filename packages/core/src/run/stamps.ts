@@ -1,11 +1,11 @@
 /**
- * Stamps: a file `${STAMP}.do_task` per finished task (BitBake's basic stamp
- * policy; the next issue adds task hashes to the name). A task is current when its
- * stamp exists, every task it depends on is current, and none of their stamps is
- * newer than its own — so forcing or rerunning a task reruns what follows it.
+ * Stamps: a file `${STAMP}.do_task[.taskhash]` per finished task (BitBake's stamp
+ * policy; with the basichash handler the name carries the taskhash, so a changed
+ * input means a missing stamp).
  */
-import { mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { rmSync, statSync } from "node:fs";
+import { readdir } from "node:fs/promises";
+import { ensureDir, writeAtomicSync } from "./fs-small.js";
 import { basename, dirname, join } from "node:path";
 import type { TaskNode } from "../tasks/graph.js";
 
@@ -13,24 +13,6 @@ import type { TaskNode } from "../tasks/graph.js";
 export function stampFile(node: Pick<TaskNode, "recipe" | "task" | "flags" | "stampHash">): string {
   const extra = node.flags["stamp-extra-info"];
   return `${node.recipe.stamp}.${node.task}${node.stampHash ? `.${node.stampHash}` : ""}${extra ? `.${extra}` : ""}`;
-}
-
-/** Earlier stamps of the same task (other hashes), which a new stamp replaces (BitBake's cleanmask). */
-async function removeOldStamps(node: TaskNode, keep: string): Promise<void> {
-  const dir = dirname(keep);
-  const prefix = `${basename(node.recipe.stamp)}.${node.task}.`;
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    if (!name.startsWith(prefix) || name === basename(keep)) continue;
-    const rest = name.slice(prefix.length);
-    if (rest.startsWith("sigdata.") || rest === "taint" || rest.includes(".tmp.")) continue;
-    await rm(join(dir, name), { force: true });
-  }
 }
 
 /** mtime in ms, or undefined when there is no stamp. */
@@ -42,22 +24,52 @@ export function stampTime(node: TaskNode): number | undefined {
   }
 }
 
-export function writeStamp(node: TaskNode): void {
-  const file = stampFile(node);
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp.${process.pid}`;
-  writeFileSync(tmp, "");
-  renameSync(tmp, file);
-}
+/**
+ * Writes stamps for one build, replacing earlier stamps of the same task (other
+ * hashes; BitBake's cleanmask). Each stamp directory is listed once per build and
+ * indexed by task: one directory may hold the stamps of every recipe, and listing
+ * it per task made a 7000-task build quadratic.
+ */
+export class StampWriter {
+  private readonly dirs = new Map<string, Promise<Map<string, Set<string>>>>();
 
-/** As writeStamp, off the main thread (the run queue writes thousands). */
-export async function writeStampAsync(node: TaskNode): Promise<void> {
-  const file = stampFile(node);
-  await mkdir(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp.${process.pid}`;
-  await writeFile(tmp, "");
-  await rename(tmp, file);
-  await removeOldStamps(node, file);
+  /** `${base}.${task}` of a stamp file name; undefined for siginfo, taint and temp files. */
+  private static keyOf(name: string): string | undefined {
+    if (name.includes(".sigdata.") || name.endsWith(".taint") || name.includes(".tmp.")) return undefined;
+    return /^(.*?\.do_[^.]+)(?:\..*)?$/.exec(name)?.[1];
+  }
+
+  private index(dir: string): Promise<Map<string, Set<string>>> {
+    let p = this.dirs.get(dir);
+    if (!p) {
+      p = readdir(dir)
+        .catch(() => [] as string[])
+        .then((names) => {
+          const byKey = new Map<string, Set<string>>();
+          for (const name of names) {
+            const key = StampWriter.keyOf(name);
+            if (!key) continue;
+            const set = byKey.get(key) ?? new Set<string>();
+            set.add(name);
+            byKey.set(key, set);
+          }
+          return byKey;
+        });
+      this.dirs.set(dir, p);
+    }
+    return p;
+  }
+
+  async write(node: TaskNode): Promise<void> {
+    const file = stampFile(node);
+    const dir = dirname(file);
+    ensureDir(dir);
+    const index = await this.index(dir);
+    writeAtomicSync(file, "");
+    const key = `${basename(node.recipe.stamp)}.${node.task}`;
+    for (const old of index.get(key) ?? []) if (old !== basename(file)) rmSync(join(dir, old), { force: true });
+    index.set(key, new Set([basename(file)]));
+  }
 }
 
 export function removeStamp(node: TaskNode): void {

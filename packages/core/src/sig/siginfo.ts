@@ -4,7 +4,7 @@
  * what changed between two runs. Written to a temp name and renamed.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { writeAtomicSync } from "../run/fs-small.js";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import type { DataStore } from "../data/datastore.js";
@@ -91,11 +91,8 @@ export function dependencySiginfoPath(sig: Siginfo, id: string): string | undefi
 }
 
 export async function writeSiginfo(path: string, sig: Siginfo): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp.${process.pid}`;
   const { path: _where, ...stored } = sig;
-  await writeFile(tmp, gzipSync(JSON.stringify(stored)));
-  await rename(tmp, path);
+  writeAtomicSync(path, gzipSync(JSON.stringify(stored)));
 }
 
 export function readSiginfo(path: string): Siginfo {

@@ -6,8 +6,11 @@ import { Command, CommanderError } from "commander";
 import { DataStore, Kiln, UsageError, emitEnvironment, emitHistory, shellQuote, type KilnOptions } from "@kiln/core";
 import { resolve } from "node:path";
 import { EXIT, reportError } from "./errors.js";
-import { buildCommand } from "./build-command.js";
-import { diffsigs, dumpsig } from "./sig-commands.js";
+// commands load their modules when used: `kiln -p` should not pay for the build UI
+const buildCommand = async (...a: Parameters<typeof import("./build-command.js").buildCommand>) =>
+  (await import("./build-command.js")).buildCommand(...a);
+const dumpsig = async (...a: Parameters<typeof import("./sig-commands.js").dumpsig>) => (await import("./sig-commands.js")).dumpsig(...a);
+const diffsigs = async (...a: Parameters<typeof import("./sig-commands.js").diffsigs>) => (await import("./sig-commands.js")).diffsigs(...a);
 import { addLayer, initBuildDir, removeLayer, showLayers } from "./layers-command.js";
 import { processOutput, type Output } from "./output.js";
 
@@ -168,7 +171,7 @@ function buildProgram(ctx: RunContext, setCode: (c: number) => void): Command {
     .command("dumpsig")
     .description("print what went into a task's signature (a siginfo file)")
     .argument("<file>", "siginfo file (${STAMP}.do_task.sigdata.<hash>)")
-    .action((file: string) => setCode(dumpsig(ctx, resolve(ctx.cwd, file))));
+    .action(async (file: string) => setCode(await dumpsig(ctx, resolve(ctx.cwd, file))));
 
   program
     .command("diffsigs")

@@ -9,6 +9,7 @@ import {
   dependencySiginfoPath,
   describeSiginfo,
   findSiginfos,
+  initShellParser,
   Kiln,
   NotFoundError,
   planRun,
@@ -65,7 +66,8 @@ export async function diffsigs(ctx: SigContext, files: string[], task?: { recipe
 }
 
 /** -S printdiff: why each task that would run cannot reuse its last signature. */
-export function printdiff(ctx: SigContext, kiln: Kiln, graph: TaskGraph, force = false): number {
+export async function printdiff(ctx: SigContext, kiln: Kiln, graph: TaskGraph, force = false): Promise<number> {
+  await initShellParser();
   const plan = planRun(graph, force, false);
   let shown = 0;
   for (const node of plan.toRun) {

@@ -83,8 +83,6 @@ export class Kiln {
 
   /** Parse every recipe of the configured layers (as `bitbake -p`). */
   async parseAll(): Promise<ParseResult> {
-    // signatures and run scripts parse shell; the parser (WebAssembly) loads asynchronously
-    await initShellParser();
     const config = this.configuration();
     const d = config.d;
     const { recipes: files, appends, masked, collections } = collectRecipeFiles(d);
@@ -194,7 +192,7 @@ export class Kiln {
     return d;
   }
 
-  /** The siginfo of a task as it stands now (its recipe is parsed for the variable values). */
+  /** The siginfo of a task as it stands now (its recipe is parsed for the variable values; needs initShellParser()). */
   siginfo(node: TaskNode, graph: TaskGraph): Siginfo {
     const d = this.recipeData(node);
     let details = this.basehashDetails.get(node.recipe.file);
@@ -207,6 +205,7 @@ export class Kiln {
 
   /** `-S none`: write the siginfo of every task of the graph, running nothing. Returns the files. */
   async writeSignatures(graph: TaskGraph): Promise<string[]> {
+    await initShellParser();
     const out: string[] = [];
     if (this.handler === "noop") return out;
     for (const node of graph.nodes) {

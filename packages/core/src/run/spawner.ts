@@ -5,7 +5,7 @@
  * process group (so an interrupt kills everything it started) and writes straight
  * into the task log.
  */
-import { execa } from "execa";
+import type { execa as Execa } from "execa";
 
 export interface SpawnRequest {
   file: string;
@@ -35,7 +35,11 @@ const childUrl = import.meta.url.endsWith(".ts")
   ? new URL("../../dist/run/spawner-child.js", import.meta.url)
   : new URL("./spawner-child.js", import.meta.url);
 
-function launchSpawner() {
+// execa is loaded on first use: its module tree costs ~80 ms of start-up that
+// commands which run no task (kiln -p, getvar) should not pay
+let execaFn: typeof Execa | undefined;
+
+function launchSpawner(execa: typeof Execa) {
   return execa(process.execPath, [childUrl.pathname], {
     ipc: true,
     serialization: "json",
@@ -49,20 +53,25 @@ function launchSpawner() {
 type SpawnerChild = ReturnType<typeof launchSpawner>;
 
 class Spawner {
-  private child: SpawnerChild | undefined;
+  // wrapped: an execa subprocess is itself a promise (of its end), so it cannot be what a promise resolves to
+  private child: Promise<{ child: SpawnerChild }> | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
 
-  private ensure(): SpawnerChild {
-    if (this.child) return this.child;
-    const child = launchSpawner();
+  private ensure(): Promise<{ child: SpawnerChild }> {
+    this.child ??= this.launch();
+    return this.child;
+  }
+
+  private async launch(): Promise<{ child: SpawnerChild }> {
+    execaFn ??= (await import("execa")).execa;
+    const child = launchSpawner(execaFn);
     child.on("message", (m: unknown) => this.reply(m as Reply));
     void child.then(() => this.failAll("the task spawner exited"));
     // neither the process nor its channel keeps kiln alive
     child.unref();
     (child as unknown as { channel?: { unref(): void } }).channel?.unref();
-    this.child = child;
-    return child;
+    return { child };
   }
 
   private reply(m: Reply): void {
@@ -93,7 +102,6 @@ class Spawner {
   }
 
   spawn(req: SpawnRequest): SpawnedProcess {
-    const child = this.ensure();
     const id = this.nextId++;
     let pending!: Pending;
     const started = new Promise<number>((resolve, reject) => {
@@ -105,14 +113,20 @@ class Spawner {
     // a failure to start is reported through `exited` too; don't let `started` go unhandled
     started.catch(() => undefined);
     this.pending.set(id, pending);
-    // ref the channel while work is outstanding, so kiln waits for the answer
-    (child as unknown as { channel?: { ref(): void; unref(): void } }).channel?.ref();
-    void exited
-      .catch(() => undefined)
-      .finally(() => {
-        if (!this.pending.size) (child as unknown as { channel?: { unref(): void } }).channel?.unref();
-      });
-    child.send({ id, ...req });
+    this.ensure().then(
+      ({ child }) => {
+        // ref the channel while work is outstanding, so kiln waits for the answer
+        const channel = (child as unknown as { channel?: { ref(): void; unref(): void } }).channel;
+        channel?.ref();
+        void exited
+          .catch(() => undefined)
+          .finally(() => {
+            if (!this.pending.size) channel?.unref();
+          });
+        child.send({ id, ...req });
+      },
+      (err: unknown) => this.reply({ id, error: `cannot start the task spawner: ${(err as Error).message}` }),
+    );
     return { started, exited };
   }
 }

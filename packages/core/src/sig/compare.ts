@@ -4,7 +4,14 @@
  * whose checksum changed, taints, and dependency tasks whose hash changed —
  * recursing into their siginfo, when both are at hand, down to the root cause.
  */
-import { createTwoFilesPatch } from "diff";
+import { createRequire } from "node:module";
+
+// loaded when an explanation needs a diff, not at start-up
+let diffModule: typeof import("diff") | undefined;
+function createTwoFilesPatch(oldName: string, newName: string, oldText: string, newText: string, context: number): string {
+  diffModule ??= createRequire(import.meta.url)("diff") as typeof import("diff");
+  return diffModule.createTwoFilesPatch(oldName, newName, oldText, newText, "", "", { context });
+}
 import type { Siginfo } from "./siginfo.js";
 
 export interface CompareOptions {
@@ -39,7 +46,7 @@ export function compareSiginfo(a: Siginfo, b: Siginfo, options: CompareOptions =
       if (va === vb) continue;
       if (funcs.has(name) || (va ?? "").includes("\n") || (vb ?? "").includes("\n")) {
         out.push(`Function ${name} body changed:`);
-        const patch = createTwoFilesPatch(`${name} (old)`, `${name} (new)`, `${va ?? ""}\n`, `${vb ?? ""}\n`, "", "", { context: 3 });
+        const patch = createTwoFilesPatch(`${name} (old)`, `${name} (new)`, `${va ?? ""}\n`, `${vb ?? ""}\n`, 3);
         out.push(...patch.split("\n").slice(2).filter((l) => l !== "" && !l.startsWith("\\")));
       } else {
         out.push(`Variable ${name} value changed from ${quote(va)} to ${quote(vb)}`);

@@ -21,6 +21,8 @@ export interface BuildCommandOptions {
   json?: boolean;
   /** -S none | printdiff */
   signatures?: string;
+  setsceneOnly?: boolean;
+  skipSetscene?: boolean;
   threads?: number;
   debug?: boolean;
 }
@@ -88,7 +90,14 @@ export async function buildCommand(ctx: BuildContext, o: BuildCommandOptions): P
   const controller = new AbortController();
   try {
     const result = await withSignals(controller, () =>
-      kiln.build(graph, { keepGoing: o.keepGoing, force: o.force, signal: controller.signal, ...(o.threads ? { threads: o.threads } : {}) }),
+      kiln.build(graph, {
+        keepGoing: o.keepGoing,
+        force: o.force,
+        signal: controller.signal,
+        setsceneOnly: o.setsceneOnly,
+        skipSetscene: o.skipSetscene,
+        ...(o.threads ? { threads: o.threads } : {}),
+      }),
     );
     return result.failed || result.interrupted || graph.errors.length || (parsed.errors.length && o.keepGoing) ? EXIT.FAILED : EXIT.OK;
   } finally {

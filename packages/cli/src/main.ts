@@ -30,6 +30,8 @@ interface MainOptions {
   runonly?: string[];
   json?: boolean;
   S?: string;
+  setsceneOnly?: boolean;
+  skipSetscene?: boolean;
 }
 
 interface RunContext {
@@ -95,6 +97,8 @@ function buildProgram(ctx: RunContext, setCode: (c: number) => void): Command {
     .option("--runall <task>", "run this task for every recipe in the targets' graph", collect, [])
     .option("--runonly <task>", "run only this task (and what it needs) within the targets' graph", collect, [])
     .option("--json", "print build events as JSON lines")
+    .option("--setscene-only", "only restore from shared state (setscene tasks); run no real task")
+    .option("--skip-setscene", "run no setscene task; build for real (what was restored before is kept)")
     .option("-S <mode>", "signatures: 'none' writes the siginfo of every task without running; 'printdiff' explains what changed")
     .option("-j <n>", "parallel tasks (BB_NUMBER_THREADS) and parse threads")
     .option("-D", "debug: show stack traces")
@@ -128,6 +132,8 @@ function buildProgram(ctx: RunContext, setCode: (c: number) => void): Command {
               runonly: opts.runonly?.length ? opts.runonly : undefined,
               json: opts.json,
               signatures: opts.S,
+              setsceneOnly: opts.setsceneOnly,
+              skipSetscene: opts.skipSetscene,
               threads,
               debug: ctx.debug,
             },

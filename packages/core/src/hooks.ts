@@ -3,7 +3,8 @@
  * these by name; only core calls them. Later subsystems (tasks, setscene, fetch,
  * signatures, events) add their groups here.
  */
-import { AsyncSeriesBailHook, AsyncSeriesHook, HookMap, SyncBailHook, SyncHook, SyncWaterfallHook } from "tapable";
+import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, HookMap, SyncBailHook, SyncHook, SyncWaterfallHook } from "tapable";
+import type { SetsceneCandidate } from "./run/scenequeue.js";
 import type { DataStore } from "./data/datastore.js";
 import type { LayerInfo } from "./layers/config.js";
 import type { RecipeInfo } from "./layers/recipe-info.js";
@@ -68,6 +69,19 @@ export function createHooks() {
     taskFunction: new HookMap(
       (key: string) => new AsyncSeriesBailHook<[TaskRef, DataStore, TaskContext], true | undefined>(["task", "d", "context"], `taskFunction:${key}`),
     ),
+    // setscene
+    /** Which setscene candidates (ids) have shared state objects: taps add to the set and return it. */
+    checkHashes: new AsyncSeriesWaterfallHook<[Set<string>, Map<string, SetsceneCandidate>]>(["found", "candidates"], "checkHashes"),
+    /**
+     * BB_SETSCENE_DEPVALID as a hook: `true` when `task`'s setscene can be skipped for the
+     * tasks depending on it (`taskDeps`: id -> [pn, task, file], the task included); first boolean wins.
+     */
+    setsceneDepValid: new SyncBailHook<[string, Map<string, [string, string, string]>, Set<string>], boolean | undefined>(
+      ["task", "taskDeps", "notNeeded"],
+      "setsceneDepValid",
+    ),
+    /** A setscene task restored a task's output (event). */
+    setsceneHit: new SyncHook<[TaskRef]>(["task"], "setsceneHit"),
     // signatures
     /** Extra basehash inputs of a task (plugin name, version, code hash...); taps append to the list and return it. */
     basehashInputs: new SyncWaterfallHook<[string[], TaskRef, RecipeInfo]>(["inputs", "task", "recipe"], "basehashInputs"),

@@ -14,6 +14,21 @@ import { startTask, taskRef, type TaskRunning } from "./executor.js";
 import { fireMetadataHandlers } from "./handlers.js";
 import { taskJsApi } from "./js-task.js";
 import { currentTasks, removeStamp, StampWriter } from "./stamps.js";
+import { hasSetscene, neededTasks, runScenequeue, setsceneNode, setsceneStampPresent } from "./scenequeue.js";
+
+const words = (v: unknown) => (v === undefined || v === null ? [] : String(v).split(/\s+/).filter(Boolean));
+
+/**
+ * BB_SETSCENE_ENFORCE: no real task may run; those that would are errors unless
+ * BB_SETSCENE_ENFORCE_IGNORE_TASKS lists them (`pn:do_task`, `%` for any recipe).
+ */
+function enforceSetscene(d: DataStore, toRun: TaskNode[]): { active: boolean; refused: string[] } {
+  const v = d.getVar("BB_SETSCENE_ENFORCE");
+  if (!v || v === "0") return { active: false, refused: [] };
+  const allowed = words(d.getVar("BB_SETSCENE_ENFORCE_IGNORE_TASKS"));
+  const ok = (n: TaskNode) => allowed.some((a) => a === n.id || a === `%:${n.task}`);
+  return { active: true, refused: toRun.filter((n) => !n.flags.noexec && !ok(n)).map((n) => n.id) };
+}
 
 /** How long tasks get to end after SIGTERM before SIGKILL. */
 const KILL_GRACE_MS = 3000;
@@ -28,6 +43,10 @@ export interface RunOptions {
   env: Record<string, string>;
   targets: string[];
   plugins?: (name: string) => unknown;
+  /** --setscene-only: restore what can be restored, run no real task. */
+  setsceneOnly?: boolean;
+  /** --skip-setscene: run no setscene task (outputs restored before are kept). */
+  skipSetscene?: boolean;
 }
 
 export interface RunEnvironment {
@@ -118,7 +137,9 @@ export async function runTasks(graph: TaskGraph, env: RunEnvironment, options: R
   const { hooks } = env;
   const started = Date.now();
   const { nodes } = graph;
-  const { toRun, current } = planRun(graph, options.force, true);
+  const plan = planRun(graph, options.force, true);
+  const { current } = plan;
+  let toRun = plan.toRun;
   const signal = options.signal ?? new AbortController().signal;
   const api = taskJsApi(
     {
@@ -140,13 +161,73 @@ export async function runTasks(graph: TaskGraph, env: RunEnvironment, options: R
   hooks.buildStarted.call(buildStarted);
   await fireMetadataHandlers(env.config, buildStarted, api);
 
+  // setscene first: what it covers, and what only covered tasks needed, does not run
+  let number = 0;
+  const stamps = new StampWriter();
+  const done = [...current];
+  const setsceneFailures: string[] = [];
+  if (nodes.some(hasSetscene)) {
+    let covered: Set<number>;
+    if (options.skipSetscene) {
+      covered = new Set(nodes.filter((n) => hasSetscene(n) && setsceneStampPresent(n)).map((n) => n.index));
+    } else {
+      const result = await runScenequeue(
+        graph,
+        current,
+        {
+          hooks,
+          config: env.config,
+          api,
+          runSetscene: async (node) => {
+            const sq = setsceneNode(node);
+            number++;
+            const mine = number;
+            const handle = startTask(sq, { hooks, env: options.env, signal, plugins: options.plugins, recipeData: env.recipeData }, () => ({
+              number: mine,
+              toRun: toRun.length,
+            }));
+            try {
+              await handle.done;
+            } catch {
+              setsceneFailures.push(sq.id);
+              hooks.log.call({ type: "Log", level: "warn", message: `Setscene task ${sq.id} failed; the real task ${node.id} will run instead`, time: Date.now() });
+              return false;
+            }
+            await stamps.write(sq);
+            hooks.setsceneHit.call(taskRef(node));
+            return true;
+          },
+        },
+        { threads: options.threads, signal },
+      );
+      covered = result.covered;
+    }
+    const needed = neededTasks(graph, covered);
+    for (const n of nodes) if (covered.has(n.index) || !needed[n.index]) done[n.index] = true;
+    toRun = nodes.filter((n) => !done[n.index]);
+  }
+  if (options.setsceneOnly) {
+    for (const n of toRun) done[n.index] = true;
+    toRun = [];
+  }
+  const enforced = enforceSetscene(env.config, toRun);
+  if (enforced.refused.length) {
+    for (const id of enforced.refused) {
+      hooks.log.call({ type: "Log", level: "error", message: `Task ${id} was not restored from shared state but BB_SETSCENE_ENFORCE is set`, time: Date.now() });
+    }
+  }
+  if (enforced.active) {
+    for (const n of toRun) done[n.index] = true;
+    toRun = [];
+  }
+
   const prio = remainingPath(nodes);
   const waiting = new Array<number>(nodes.length).fill(0);
   const dependents: number[][] = nodes.map(() => []);
   for (const n of nodes) {
-    if (current[n.index]) continue;
+    if (done[n.index]) continue;
     for (const d of n.deps) {
-      if (current[d]) continue;
+      if (done[d]) continue;
       waiting[n.index]++;
       dependents[d].push(n.index);
     }
@@ -160,7 +241,6 @@ export async function runTasks(graph: TaskGraph, env: RunEnvironment, options: R
   const blocked = new Set<number>();
   let succeeded = 0;
   let finished = 0;
-  let number = 0;
   let stopping = false;
   let wake: (() => void) | undefined;
 
@@ -205,7 +285,6 @@ export async function runTasks(graph: TaskGraph, env: RunEnvironment, options: R
   };
 
   /** The stamp (unless nostamp), then the siginfo beside it. */
-  const stamps = new StampWriter();
   const stamp = async (node: TaskNode) => {
     if (node.flags.nostamp) return;
     await stamps.write(node);
@@ -308,9 +387,9 @@ export async function runTasks(graph: TaskGraph, env: RunEnvironment, options: R
     current: nodes.length - toRun.length,
     run: succeeded + failedTasks.length,
     succeeded,
-    failed: failedTasks.length,
+    failed: failedTasks.length + enforced.refused.length,
     notRun: toRun.length - finished,
-    failedTasks,
+    failedTasks: [...failedTasks, ...enforced.refused.map((id) => ({ id }))],
     interrupted: signal.aborted,
     elapsedMs: Date.now() - started,
     time: Date.now(),

@@ -87,12 +87,23 @@ export function removeStamp(node: TaskNode): void {
 export function currentTasks(nodes: TaskNode[]): boolean[] {
   const current = new Array<boolean>(nodes.length).fill(false);
   const times = new Array<number | undefined>(nodes.length);
+  // a dependency restored by its setscene task (and not built since) is as good as current
+  const restored = (d: TaskNode) => {
+    const t3 = stampTime({ ...d, task: `${d.task}_setscene` });
+    const t2 = times[d.index];
+    return t3 !== undefined && (t2 === undefined || t3 > t2);
+  };
   for (const node of nodes) {
     if (node.recipe.stamp === "" || node.flags.nostamp) continue;
     const mine = stampTime(node);
     times[node.index] = mine;
     if (mine === undefined) continue;
-    current[node.index] = node.deps.every((d) => nodes[d].recipe !== node.recipe || (current[d] && (times[d] as number) <= mine));
+    current[node.index] = node.deps.every((d) => {
+      const dep = nodes[d];
+      if (dep.recipe !== node.recipe) return true;
+      if (restored(dep)) return true;
+      return current[d] && (times[d] as number) <= mine;
+    });
   }
   return current;
 }

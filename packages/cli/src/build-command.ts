@@ -50,7 +50,8 @@ export async function buildCommand(ctx: BuildContext, o: BuildCommandOptions): P
   if (o.signatures !== undefined && o.signatures !== "none" && o.signatures !== "printdiff") {
     throw new UsageError(`-S takes 'none' or 'printdiff', not '${o.signatures}'`);
   }
-  const options: KilnOptions = { cwd: ctx.cwd, env: ctx.env, ...(o.threads ? { threads: o.threads } : {}) };
+  // plugin packages resolve from the CLI, which ships them beside kiln
+  const options: KilnOptions = { cwd: ctx.cwd, env: ctx.env, importPlugin: (spec) => import(spec), ...(o.threads ? { threads: o.threads } : {}) };
   const kiln = new Kiln(options);
   const parsed = await kiln.parseAll();
   for (const w of parsed.warnings) ctx.io.err(`WARNING: ${w}\n`);

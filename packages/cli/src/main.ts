@@ -44,7 +44,8 @@ interface RunContext {
 }
 
 function kilnFor(ctx: RunContext, history = false): Kiln {
-  const opts: KilnOptions = { cwd: ctx.cwd, env: ctx.env, history };
+  // plugin packages resolve from the CLI, which ships them beside kiln
+  const opts: KilnOptions = { cwd: ctx.cwd, env: ctx.env, history, importPlugin: (spec) => import(spec) };
   return new Kiln(opts);
 }
 

@@ -5,6 +5,7 @@
  */
 import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, HookMap, SyncBailHook, SyncHook, SyncWaterfallHook } from "tapable";
 import type { SetsceneCandidate } from "./run/scenequeue.js";
+import { attributeTap } from "./plugins.js";
 import type { DataStore } from "./data/datastore.js";
 import type { LayerInfo } from "./layers/config.js";
 import type { RecipeInfo } from "./layers/recipe-info.js";
@@ -46,7 +47,7 @@ export interface RecipeIndexView {
 }
 
 export function createHooks() {
-  return Object.freeze({
+  return attributeTaps(Object.freeze({
     // config
     /** After the configuration (bitbake.conf, layers, INHERIT) is parsed; taps may read or set variables. */
     configParsed: new SyncHook<[DataStore]>(["d"], "configParsed"),
@@ -102,7 +103,24 @@ export function createHooks() {
     buildCompleted: new SyncHook<[BuildCompletedEvent]>(["event"], "buildCompleted"),
     /** A note, warning or error from a task or the run queue. */
     log: new SyncHook<[LogEvent]>(["event"], "log"),
-  });
+  }));
+}
+
+interface Interceptable {
+  name?: string;
+  intercept(i: { register?: (tap: never) => unknown; factory?: (key: string, hook: Interceptable) => Interceptable }): void;
+}
+
+/** Every tap of every hook reports its failures as a HookError naming the tap (CONVENTIONS 11). */
+function attributeTaps<T extends Record<string, unknown>>(hooks: T): T {
+  for (const [key, hook] of Object.entries(hooks) as [string, Interceptable][]) {
+    const name = hook.name ?? key;
+    const register = (tap: never) => attributeTap(name, tap) as never;
+    if (hook instanceof HookMap) {
+      hook.intercept({ factory: (k: string, h: Interceptable) => (h.intercept({ register: (tap: never) => attributeTap(h.name ?? `${key}:${k}`, tap) as never }), h) } as never);
+    } else hook.intercept({ register });
+  }
+  return hooks;
 }
 
 export type KilnHooks = ReturnType<typeof createHooks>;

@@ -40,3 +40,5 @@ export { computeTaskhashes, signatureHandler, taintFile, type SignatureHandler, 
 export { checksumFiles, fileChecksum, type ChecksumFile } from "./sig/file-checksums.js";
 export { readSiginfo, writeSiginfo, findSiginfos, siginfoPath, buildSiginfo, dependencySiginfoPath, type Siginfo } from "./sig/siginfo.js";
 export { compareSiginfo, describeSiginfo } from "./sig/compare.js";
+export { importPlugins, HookError, type KilnPlugin, type PluginImporter } from "./plugins.js";
+export { hasSetscene, setsceneNode, type SetsceneCandidate } from "./run/scenequeue.js";

@@ -5,7 +5,8 @@
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { DataStore } from "./data/datastore.js";
-import { KilnError, NotFoundError } from "./errors.js";
+import { KilnError, LayerError, NotFoundError } from "./errors.js";
+import { importPlugins, type KilnPlugin, type PluginImporter } from "./plugins.js";
 import { createHooks, type KilnHooks, type VirtualRecipe } from "./hooks.js";
 import { FileStamps, ParseCache, PARSE_CACHE_VERSION } from "./cache/parse-cache.js";
 import { loadConfiguration, type Configuration, type LoadConfigOptions } from "./layers/config.js";
@@ -55,12 +56,19 @@ export interface ParseResult {
 export interface KilnOptions extends LoadConfigOptions {
   /** Parallel parse threads (default: available cores). */
   threads?: number;
+  /** How plugin packages named in KILN_PLUGINS are imported (the CLI passes its own `import`). */
+  importPlugin?: PluginImporter;
+  /** Plugins to apply besides those KILN_PLUGINS names. */
+  plugins?: KilnPlugin<Kiln>[];
 }
 
 export class Kiln {
   readonly hooks: KilnHooks = createHooks();
   private config: Configuration | null = null;
   private virtuals = new Map<string, VirtualRecipe>();
+  private loaded: Promise<void> | undefined;
+  /** Applied plugins by name (`kiln.plugin(name)` in metadata JavaScript). */
+  readonly plugins = new Map<string, KilnPlugin<Kiln>>();
 
   constructor(readonly options: KilnOptions = {}) {}
 
@@ -82,7 +90,23 @@ export class Kiln {
   }
 
   /** Parse every recipe of the configured layers (as `bitbake -p`). */
+  /** Import and apply the plugins of KILN_PLUGINS (and `options.plugins`), once. */
+  loadPlugins(): Promise<void> {
+    this.loaded ??= (async () => {
+      const config = this.configuration();
+      const specs = String(config.d.getVar("KILN_PLUGINS") ?? "").split(/\s+/).filter(Boolean);
+      const found = [...(this.options.plugins ?? []), ...((await importPlugins(specs, config.topdir, this.options.importPlugin)) as KilnPlugin<Kiln>[])];
+      for (const plugin of found) {
+        if (this.plugins.has(plugin.name)) throw new LayerError(`Two plugins are named '${plugin.name}'`);
+        this.plugins.set(plugin.name, plugin);
+        await plugin.apply(this);
+      }
+    })();
+    return this.loaded;
+  }
+
   async parseAll(): Promise<ParseResult> {
+    await this.loadPlugins();
     const config = this.configuration();
     const d = config.d;
     const { recipes: files, appends, masked, collections } = collectRecipeFiles(d);
@@ -259,6 +283,7 @@ export class Kiln {
         threads: options.threads ?? this.threads(),
         env: config.env,
         targets: graph.targets.map((t) => t.id),
+        plugins: (name: string) => this.plugins.get(name),
       },
     );
   }

@@ -41,6 +41,8 @@ export interface RecipeInfo {
   basehashes?: Record<string, string>;
   /** Files whose content goes into each task's hash (local SRC_URI files, [file-checksums]). */
   checksumFiles?: Record<string, ChecksumFile[]>;
+  /** Values of the variables KILN_INDEX_VARS names (what plugins need without parsing the recipe again). */
+  indexVars?: Record<string, string>;
   /** Why the recipe is skipped (kiln.skipRecipe), if it is. */
   skipped?: string;
   /** Virtual recipes come from a plugin rather than a file. */
@@ -107,6 +109,7 @@ export function recipeInfo(d: DataStore, file: string, appends: string[]): Recip
     defaultPreference: Number.parseInt(String(d.getVar("DEFAULT_PREFERENCE") ?? "0"), 10) || 0,
     excludeFromWorld: !!d.getVar("EXCLUDE_FROM_WORLD"),
     stamp: String(d.getVar("STAMP") ?? ""),
+    indexVars: Object.fromEntries(words(d.getVar("KILN_INDEX_VARS")).map((v) => [v, String(d.getVar(v) ?? "")])),
     tasks,
     ...(skipped ? { skipped: String(skipped) } : {}),
   };

@@ -219,8 +219,9 @@ class TaskExecution {
       await this.fire(startedEvent);
       await hooks.taskPre.promise(this.ref, d);
       for (const f of words(d.getVarFlag(task, "prefuncs"))) await this.execFunc(f);
-      const plugin = hooks.taskFunction.get(task);
-      const handled = plugin ? await untilAborted(plugin.promise(this.ref, d, ctx), this.env.signal, task) : undefined;
+      // .for(): plugins may tap task names as their hooks come into being (HookMap factory interceptors)
+      const plugin = hooks.taskFunction.for(task);
+      const handled = plugin.isUsed() ? await untilAborted(plugin.promise(this.ref, d, ctx), this.env.signal, task) : undefined;
       if (!handled) await this.execFunc(task);
       for (const f of words(d.getVarFlag(task, "postfuncs"))) await this.execFunc(f);
       await hooks.taskPost.promise(this.ref, d, { ok: true });
@@ -261,6 +262,9 @@ export function startTask(node: TaskNode, env: ExecutorEnvironment, number: () =
   base.setVar("BB_FILENAME", node.recipe.file, { ignore: true });
   expandKeys(base);
   base.setVar("BB_CURRENTTASK", short, { ignore: true });
+  // a setscene task carries the hash of the task it restores
+  base.setVar("BB_TASKHASH", node.taskhash ?? "", { ignore: true });
+  base.setVar("BB_UNIHASH", node.taskhash ?? "", { ignore: true });
   base.setVar("BB_RUNTASK", node.task, { ignore: true });
   base.setVar("BB_CURRENT_MC", "", { ignore: true });
   // the run script's own cd decides PWD (BitBake drops PWD's export flag too)

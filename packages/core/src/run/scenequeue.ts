@@ -23,6 +23,8 @@ export interface SetsceneCandidate {
   taskhash: string;
   unihash: string;
   file: string;
+  /** The recipe's index entry (its `indexVars` hold what plugins asked for, e.g. SSTATE_PKGSPEC). */
+  recipe: TaskNode["recipe"];
 }
 
 export interface ScenequeueOptions {
@@ -75,7 +77,7 @@ async function availableObjects(graph: TaskGraph, candidates: number[], env: Sce
   const sqData = new Map<string, SetsceneCandidate>();
   for (const i of candidates) {
     const n = graph.nodes[i];
-    sqData.set(n.id, { pn: n.recipe.pn, task: n.task, taskhash: n.taskhash ?? "", unihash: n.taskhash ?? "", file: n.recipe.file });
+    sqData.set(n.id, { pn: n.recipe.pn, task: n.task, taskhash: n.taskhash ?? "", unihash: n.taskhash ?? "", file: n.recipe.file, recipe: n.recipe });
   }
   let found = new Set<string>();
   const fn = env.config.getVar("BB_HASHCHECK_FUNCTION");

@@ -85,8 +85,7 @@ function ignoreTasksRegex(d: DataStore): RegExp | null {
 
 /** What a plugin-supplied body adds: which plugins tap it and a hash of their code. */
 function pluginBodyInputs(hooks: KilnHooks, task: string): string[] {
-  const hook = hooks.taskFunction.get(task);
-  if (!hook) return [];
+  const hook = hooks.taskFunction.for(task);
   return hook.taps.map((t) => `${t.name}:${sha256hex(String(t.fn))}`);
 }
 

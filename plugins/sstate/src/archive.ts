@@ -1,0 +1,129 @@
+/**
+ * sstate archives: deterministic tar (members sorted, owner root, mtimes clamped,
+ * no access/change times) compressed with zstd, and their safe extraction —
+ * every member is checked before anything is written: no absolute path, no `..`,
+ * no link pointing out of the destination, only files, directories and symlinks.
+ *
+ * tar-stream writes and reads the tar in process (so each member is checked by us,
+ * not by a tar program); the zstd program compresses (Node 20 has no zstd).
+ */
+import { execa } from "execa";
+import { createReadStream, createWriteStream, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
+import { dirname, isAbsolute, join, normalize, posix, relative, resolve } from "node:path";
+import { pipeline } from "node:stream/promises";
+import tar from "tar-stream";
+import { KilnError } from "@kiln/core";
+
+export interface ArchiveRoot {
+  /** The member prefix inside the archive (`inputs/0`). */
+  prefix: string;
+  /** The directory whose content goes under it. */
+  dir: string;
+}
+
+interface Member {
+  name: string;
+  path: string;
+  type: "file" | "directory" | "symlink";
+  mode: number;
+  linkname?: string;
+}
+
+function walk(root: ArchiveRoot, rel: string, out: Member[]): void {
+  const here = join(root.dir, rel);
+  for (const name of readdirSync(here).sort()) {
+    const path = join(here, name);
+    const r = rel ? `${rel}/${name}` : name;
+    const st = lstatSync(path);
+    const member = `${root.prefix}/${r}`;
+    if (st.isSymbolicLink()) out.push({ name: member, path, type: "symlink", mode: 0o777, linkname: readlinkSync(path) });
+    else if (st.isDirectory()) {
+      out.push({ name: member, path, type: "directory", mode: st.mode & 0o7777 });
+      walk(root, r, out);
+    } else if (st.isFile()) out.push({ name: member, path, type: "file", mode: st.mode & 0o7777 });
+  }
+}
+
+/** Write `roots` into a zstd-compressed tar at `out` (the caller renames it into place). */
+export async function createArchive(roots: ArchiveRoot[], out: string, options: { mtime: number; level?: number }): Promise<void> {
+  const members: Member[] = [];
+  for (const root of roots) {
+    members.push({ name: root.prefix, path: root.dir, type: "directory", mode: 0o755 });
+    walk(root, "", members);
+  }
+  const pack = tar.pack();
+  const mtime = new Date(options.mtime * 1000);
+  const zstd = execa("zstd", ["-q", "-c", `-${options.level ?? 3}`, "-T1"], { stdin: "pipe", stdout: "pipe", buffer: false });
+  const written = pipeline(zstd.stdout, createWriteStream(out));
+  const feed = (async () => {
+    for (const m of members) {
+      const header = { name: m.name, mode: m.mode, mtime, uid: 0, gid: 0, uname: "root", gname: "root" };
+      if (m.type === "directory") pack.entry({ ...header, type: "directory" });
+      else if (m.type === "symlink") pack.entry({ ...header, type: "symlink", linkname: m.linkname });
+      else {
+        const size = lstatSync(m.path).size;
+        const entry = pack.entry({ ...header, type: "file", size });
+        await pipeline(createReadStream(m.path), entry);
+      }
+    }
+    pack.finalize();
+  })();
+  await Promise.all([feed, pipeline(pack, zstd.stdin), written, zstd]);
+}
+
+/** A member name made safe to join under a destination, or an error naming it. */
+function safeName(archive: string, name: string): string {
+  const n = posix.normalize(name.replace(/\/+$/, ""));
+  if (isAbsolute(name) || n === ".." || n.startsWith("../") || n.split("/").includes("..")) {
+    throw new KilnError("FATAL", `sstate object ${archive}: member '${name}' escapes its directory`);
+  }
+  return n;
+}
+
+/**
+ * Extract a zstd tar into `dest` (created; must not exist), refusing members that
+ * escape it. On any failure `dest` is removed: nothing half-written is left.
+ */
+export async function extractArchive(archive: string, dest: string): Promise<void> {
+  mkdirSync(dest, { recursive: false });
+  const root = resolve(dest);
+  try {
+    const unzstd = execa("zstd", ["-q", "-d", "-c", archive], { stdout: "pipe", buffer: false, stdin: "ignore" });
+    const extract = tar.extract();
+    const done = (async () => {
+      for await (const entry of extract) {
+        const h = entry.header;
+        const name = safeName(archive, h.name);
+        const target = join(root, name);
+        if (name === "." || target === root) {
+          entry.resume();
+          continue;
+        }
+        mkdirSync(dirname(target), { recursive: true });
+        if (h.type === "directory") {
+          mkdirSync(target, { recursive: true });
+          entry.resume();
+        } else if (h.type === "symlink") {
+          const link = h.linkname ?? "";
+          const points = isAbsolute(link) ? normalize(link) : resolve(dirname(target), link);
+          if (isAbsolute(link) || relative(root, points).startsWith("..")) {
+            throw new KilnError("FATAL", `sstate object ${archive}: link '${h.name}' -> '${link}' points outside its directory`);
+          }
+          symlinkSync(link, target);
+          entry.resume();
+        } else if (h.type === "file") {
+          const chunks: Buffer[] = [];
+          for await (const c of entry) chunks.push(c as Buffer);
+          writeFileSync(target, Buffer.concat(chunks));
+          chmodSync(target, (h.mode ?? 0o644) & 0o7777);
+        } else {
+          throw new KilnError("FATAL", `sstate object ${archive}: member '${h.name}' is a ${h.type}, which sstate objects do not hold`);
+        }
+      }
+    })();
+    await Promise.all([pipeline(unzstd.stdout, extract), done, unzstd]);
+  } catch (err) {
+    rmSync(dest, { recursive: true, force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * sstate objects (DESIGN §6): `SSTATE_DIR/<hash[0:2]>/<SSTATE_PKGSPEC><taskhash>_<task>.tar.zst`
+ * beside a `.sha256`; created through a temp name so a killed build never leaves a
+ * partial object where another build would look; verified before use, and an
+ * object that fails verification is moved aside (`.bad`) and never used again.
+ */
+import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { DataStore } from "@kiln/core";
+import { KilnError } from "@kiln/core";
+import { createArchive, extractArchive, type ArchiveRoot } from "./archive.js";
+import { sha256File, tempName, writeAtomic } from "./files.js";
+
+const words = (v: unknown) => (v === undefined || v === null ? [] : String(v).split(/\s+/).filter(Boolean));
+
+export interface SstateTask {
+  task: string;
+  owner: string;
+  taskhash: string;
+  inputdirs: string[];
+  outputdirs: string[];
+  plaindirs: string[];
+  /** One manifest per input/output pair: `${SSTATE_MANIFESTS}/manifest-<arch>-<pn>.<task>[.<n>]`. */
+  manifests: string[];
+  object: string;
+}
+
+export function objectPath(sstateDir: string, pkgspec: string, taskhash: string, task: string): string {
+  return join(sstateDir, taskhash.slice(0, 2), `${pkgspec}${taskhash}_${task.replace(/^do_/, "")}.tar.zst`);
+}
+
+/** The sstate description of `task` in a task DataStore, if SSTATETASKS lists it. */
+export function sstateTaskOf(d: DataStore, task: string): SstateTask | undefined {
+  if (!words(d.getVar("SSTATETASKS")).includes(task)) return undefined;
+  const taskhash = String(d.getVar("BB_TASKHASH") ?? "");
+  if (!taskhash) return undefined;
+  const inputdirs = words(d.getVarFlag(task, "sstate-inputdirs"));
+  const outputdirs = words(d.getVarFlag(task, "sstate-outputdirs"));
+  if (inputdirs.length !== outputdirs.length) {
+    throw new KilnError("FATAL", `${task}: [sstate-inputdirs] and [sstate-outputdirs] must pair up (${inputdirs.length} vs ${outputdirs.length} entries)`);
+  }
+  const base = join(String(d.getVar("SSTATE_MANIFESTS")), `manifest-${d.getVar("SSTATE_PKGARCH")}-${d.getVar("PN")}.${task.replace(/^do_/, "")}`);
+  return {
+    task,
+    owner: `${d.getVar("PN")}:${task}`,
+    taskhash,
+    inputdirs,
+    outputdirs,
+    plaindirs: words(d.getVarFlag(task, "sstate-plaindirs")),
+    manifests: outputdirs.map((_, i) => (i === 0 ? base : `${base}.${i}`)),
+    object: objectPath(String(d.getVar("SSTATE_DIR")), String(d.getVar("SSTATE_PKGSPEC") ?? ""), taskhash, task),
+  };
+}
+
+/** Archive the task's inputdirs and plaindirs into its object, unless it exists already. */
+export async function createObject(t: SstateTask, mtime: number): Promise<boolean> {
+  if (existsSync(t.object)) return false;
+  const roots: ArchiveRoot[] = [
+    ...t.inputdirs.map((dir, i) => ({ prefix: `inputs/${i}`, dir })),
+    ...t.plaindirs.map((dir, i) => ({ prefix: `plain/${i}`, dir })),
+  ].filter((r) => existsSync(r.dir));
+  const tmp = tempName(t.object);
+  try {
+    writeAtomic(`${tmp}.keep`, ""); // makes the shard directory
+    rmSync(`${tmp}.keep`);
+    await createArchive(roots, tmp, { mtime });
+    const sum = await sha256File(tmp);
+    writeAtomic(`${t.object}.sha256`, `${sum}\n`);
+    renameSync(tmp, t.object);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+  return true;
+}
+
+/** Verify and unpack an object into `dest`; a bad object is moved aside and an error thrown. */
+export async function unpackObject(t: SstateTask, dest: string): Promise<void> {
+  if (!existsSync(t.object)) throw new KilnError("NOT_FOUND", `no sstate object ${t.object}`);
+  let expected: string | undefined;
+  try {
+    expected = readFileSync(`${t.object}.sha256`, "utf8").trim();
+  } catch {
+    expected = undefined;
+  }
+  const actual = await sha256File(t.object);
+  if (!expected || expected !== actual) {
+    renameSync(t.object, `${t.object}.bad`);
+    throw new KilnError("FATAL", `sstate object ${t.object} failed verification (sha256 ${actual}, expected ${expected ?? "no .sha256 file"}); moved aside as .bad`);
+  }
+  rmSync(dest, { recursive: true, force: true });
+  await extractArchive(t.object, dest);
+}

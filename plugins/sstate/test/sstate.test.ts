@@ -1,0 +1,178 @@
+/** Shared state end to end: objects after sstate tasks, restore after TMPDIR is wiped, bad and hostile objects. */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { createHash } from "node:crypto";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import tar from "tar-stream";
+import { clearFileCache, Kiln, type TaskFailedEvent } from "@kiln/core";
+import { plugin } from "../src/index.js";
+
+let root: string;
+const write = (rel: string, text: string) => {
+  const p = join(root, rel);
+  mkdirSync(dirname(p), { recursive: true });
+  writeFileSync(p, text);
+};
+
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), "kiln-sstate-"));
+  write("build/conf/bblayers.conf", `BBPATH = "\${TOPDIR}"\nBBLAYERS = "\${TOPDIR}/../meta-s"\n`);
+  write("build/conf/local.conf", `MACHINE = "m1"\nLIBFLAGS ?= "-O2"\n`);
+  write(
+    "meta-s/conf/layer.conf",
+    `BBPATH .= ":\${LAYERDIR}"\nBBFILES += "\${LAYERDIR}/recipes/*.bb"\nBBFILE_COLLECTIONS += "s"\nBBFILE_PATTERN_s = "^\${LAYERDIR}/"\nBBFILE_PRIORITY_s = "5"\n`,
+  );
+  write(
+    "meta-s/classes/stage.bbclass",
+    [
+      `STAGE_OUT = "\${WORKDIR}/stage-out"`,
+      `SHARED_SYSROOT = "\${TMPDIR}/shared-sysroot"`,
+      // the base class's do_populate_sysroot (a placeholder there) made a real sstate task, as in OE
+      `do_populate_sysroot() {`,
+      `\tmkdir -p \${STAGE_OUT}/usr/share/\${PN}`,
+      `\tcp \${B}/built.txt \${STAGE_OUT}/usr/share/\${PN}/\${PN}.txt`,
+      `\tln -sf \${PN}.txt \${STAGE_OUT}/usr/share/\${PN}/link.txt`,
+      `}`,
+      `do_populate_sysroot[noexec] = ""`,
+      `do_populate_sysroot[dirs] = "\${B}"`,
+      `do_populate_sysroot[cleandirs] = "\${STAGE_OUT}"`,
+      `do_populate_sysroot[sstate-inputdirs] = "\${STAGE_OUT}"`,
+      `do_populate_sysroot[sstate-outputdirs] = "\${SHARED_SYSROOT}"`,
+      `SSTATETASKS += "do_populate_sysroot"`,
+      `addtask populate_sysroot_setscene`,
+      ``,
+    ].join("\n"),
+  );
+  write("meta-s/recipes/lib_1.0.bb", `inherit stage\ndo_compile() {\n\techo "lib built with \${LIBFLAGS}" > \${B}/built.txt\n}\ndo_compile[dirs] = "\${B}"\n`);
+  write(
+    "meta-s/recipes/app_1.0.bb",
+    `DEPENDS = "lib"\ninherit stage\ndo_configure() {\n\tcat \${SHARED_SYSROOT}/usr/share/lib/lib.txt > \${B}/from-lib.txt\n}\ndo_configure[dirs] = "\${B}"\ndo_compile() {\n\t{ echo app; cat \${B}/from-lib.txt; } > \${B}/built.txt\n}\ndo_compile[dirs] = "\${B}"\n`,
+  );
+});
+afterEach(() => {
+  if (!process.env.KILN_KEEP_TMP) rmSync(root, { recursive: true, force: true });
+});
+
+async function build(target = "app", env: Record<string, string> = {}) {
+  clearFileCache();
+  const kiln = new Kiln({ cwd: join(root, "build"), env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/root", ...env }, plugins: [plugin] });
+  const started: string[] = [];
+  const failed: TaskFailedEvent[] = [];
+  const warnings: string[] = [];
+  kiln.hooks.taskStarted.tap("test", (e) => void started.push(e.id));
+  kiln.hooks.taskFailed.tap("test", (e) => void failed.push(e));
+  kiln.hooks.log.tap("test", (e) => void (e.level === "warn" && warnings.push(e.message)));
+  const graph = await kiln.taskGraph({ targets: [target] });
+  const done = await kiln.build(graph, { threads: 2 });
+  return { done, started: started.sort(), failed, warnings };
+}
+
+const sstateDir = () => join(root, "build", "sstate-cache");
+function objects(): string[] {
+  if (!existsSync(sstateDir())) return [];
+  return readdirSync(sstateDir(), { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith(".tar.zst"))
+    .map((f) => join(sstateDir(), f))
+    .sort();
+}
+const sha = (p: string) => createHash("sha256").update(readFileSync(p)).digest("hex");
+const sysroot = (rel: string) => join(root, "build", "tmp", "shared-sysroot", rel);
+
+describe("@kiln/sstate", () => {
+  it("writes an object per sstate task, installs into the shared tree with a manifest, and restores everything after TMPDIR is wiped", async () => {
+    const first = await build();
+    expect(first.done.failed, JSON.stringify(first.failed)).toBe(0);
+    expect(first.started).toContain("lib:do_compile");
+    const objs = objects();
+    // SSTATE_DIR/<first two hex digits of the hash>/sstate:PN:arch:PV:PR:pkgarch:version:hash_task.tar.zst
+    expect(objs.map((o) => o.slice(sstateDir().length + 1).replace(/[0-9a-f]{64}/, "<hash>").replace(/^[0-9a-f]{2}\//, "<xx>/")).sort()).toEqual([
+      "<xx>/sstate:app:x86_64-kiln-linux:1.0:r0:x86_64:1:<hash>_populate_sysroot.tar.zst",
+      "<xx>/sstate:lib:x86_64-kiln-linux:1.0:r0:x86_64:1:<hash>_populate_sysroot.tar.zst",
+    ]);
+    for (const o of objs) expect(o.split("/").at(-2)).toBe(/([0-9a-f]{64})_populate_sysroot/.exec(o)?.[1].slice(0, 2));
+    for (const o of objs) expect(readFileSync(`${o}.sha256`, "utf8").trim()).toBe(sha(o));
+    expect(readFileSync(sysroot("usr/share/lib/lib.txt"), "utf8")).toBe("lib built with -O2\n");
+    const before = readFileSync(sysroot("usr/share/app/app.txt"), "utf8");
+
+    rmSync(join(root, "build", "tmp"), { recursive: true, force: true });
+    const again = await build();
+    expect(again.done.failed, JSON.stringify(again.failed)).toBe(0);
+    expect(again.started).toEqual(["app:do_populate_sysroot_setscene", "lib:do_populate_sysroot_setscene"]);
+    expect(readFileSync(sysroot("usr/share/app/app.txt"), "utf8")).toBe(before);
+    expect(readFileSync(sysroot("usr/share/lib/lib.txt"), "utf8")).toBe("lib built with -O2\n");
+    // the symlink came back as a symlink
+    expect(readFileSync(sysroot("usr/share/lib/link.txt"), "utf8")).toBe("lib built with -O2\n");
+  });
+
+  it("makes byte-identical objects from the same output", async () => {
+    await build("lib");
+    const [first] = objects();
+    const bytes = sha(first);
+    rmSync(join(root, "build", "tmp"), { recursive: true, force: true });
+    rmSync(sstateDir(), { recursive: true, force: true });
+    await build("lib");
+    expect(sha(objects()[0])).toBe(bytes);
+  });
+
+  it("a changed input builds anew and replaces what the old version installed", async () => {
+    await build("lib");
+    writeFileSync(join(root, "build/conf/local.conf"), `MACHINE = "m1"\nLIBFLAGS = "-O3"\n`);
+    const again = await build("lib");
+    expect(again.started).toContain("lib:do_compile");
+    expect(readFileSync(sysroot("usr/share/lib/lib.txt"), "utf8")).toBe("lib built with -O3\n");
+    expect(objects()).toHaveLength(2);
+  });
+
+  it("a corrupt object is detected, moved aside, and the real tasks run instead", async () => {
+    await build("lib");
+    const [obj] = objects();
+    const buf = readFileSync(obj);
+    buf[buf.length >> 1] ^= 0xff;
+    writeFileSync(obj, buf);
+    rmSync(join(root, "build", "tmp"), { recursive: true, force: true });
+    const again = await build("lib");
+    expect(again.done.failed).toBe(0);
+    expect(again.started).toContain("lib:do_compile");
+    expect(again.warnings.join("\n")).toMatch(/lib:do_populate_sysroot_setscene failed/);
+    expect(existsSync(`${obj}.bad`)).toBe(true);
+    // the rebuilt object is good again
+    expect(readFileSync(`${obj}.sha256`, "utf8").trim()).toBe(sha(obj));
+  });
+
+  it.each([
+    ["a ../ member", { name: "inputs/0/../../../escaped.txt", type: "file" as const, body: "x" }],
+    ["an absolute member", { name: "/tmp/kiln-sstate-absolute.txt", type: "file" as const, body: "x" }],
+    ["a symlink pointing out", { name: "inputs/0/out", type: "symlink" as const, linkname: "../../../../outside" }],
+  ])("refuses an object with %s: nothing is written outside, the real task runs", async (_what, member) => {
+    await build("lib");
+    const [obj] = objects();
+    const pack = tar.pack();
+    pack.entry({ name: "inputs/0", type: "directory" });
+    if (member.type === "file") pack.entry({ name: member.name }, member.body);
+    else pack.entry({ name: member.name, type: "symlink", linkname: member.linkname });
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const c of pack) chunks.push(c as Buffer);
+    const zst = execFileSync("zstd", ["-q", "-c"], { input: Buffer.concat(chunks) });
+    writeFileSync(obj, zst);
+    writeFileSync(`${obj}.sha256`, `${sha(obj)}\n`);
+    rmSync(join(root, "build", "tmp"), { recursive: true, force: true });
+    const again = await build("lib");
+    expect(again.done.failed).toBe(0);
+    expect(again.started).toContain("lib:do_compile");
+    expect(existsSync(join(root, "escaped.txt"))).toBe(false);
+    expect(existsSync(join(root, "build", "escaped.txt"))).toBe(false);
+    expect(existsSync("/tmp/kiln-sstate-absolute.txt")).toBe(false);
+  });
+
+  it("two recipes installing the same path into a shared tree is an error naming both", async () => {
+    write("meta-s/recipes/clash_1.0.bb", `inherit stage\nSTAGE_NAME = "lib"\ndo_compile() {\n\techo clash > \${B}/built.txt\n}\ndo_compile[dirs] = "\${B}"\ndo_populate_sysroot() {\n\tmkdir -p \${STAGE_OUT}/usr/share/lib\n\tcp \${B}/built.txt \${STAGE_OUT}/usr/share/lib/lib.txt\n}\n`);
+    expect((await build("lib")).done.failed).toBe(0);
+    const clash = await build("clash");
+    expect(clash.done.failed).toBe(1);
+    expect(clash.failed[0].message).toMatch(/clash:do_populate_sysroot installs .*usr\/share\/lib\/lib\.txt, which lib:do_populate_sysroot already installed/);
+  });
+});

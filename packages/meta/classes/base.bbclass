@@ -40,10 +40,27 @@ addtask install after do_compile
 do_install[dirs] = "${B}"
 do_install[cleandirs] = "${D}"
 
-do_populate_sysroot[noexec] = "1"
+# The first shared state task (DESIGN §6): what a recipe installs under SYSROOT_DIRS is
+# staged in SYSROOT_DESTDIR, archived as an sstate object and merged into the
+# per-machine sysroot (STAGING_DIR_HOST) with a manifest; do_populate_sysroot_setscene
+# restores it (the @kiln/sstate plugin implements both).
+base_do_populate_sysroot() {
+	for dir in ${SYSROOT_DIRS}; do
+		if [ -d "${D}$dir" ]; then
+			mkdir -p "${SYSROOT_DESTDIR}$dir"
+			cp -a "${D}$dir/." "${SYSROOT_DESTDIR}$dir/"
+		fi
+	done
+}
 addtask populate_sysroot after do_install
+do_populate_sysroot[dirs] = "${WORKDIR}"
+do_populate_sysroot[cleandirs] = "${SYSROOT_DESTDIR}"
+do_populate_sysroot[sstate-inputdirs] = "${SYSROOT_DESTDIR}"
+do_populate_sysroot[sstate-outputdirs] = "${STAGING_DIR_HOST}"
+SSTATETASKS += "do_populate_sysroot"
+addtask populate_sysroot_setscene
 
 do_build[noexec] = "1"
 addtask build after do_populate_sysroot
 
-EXPORT_FUNCTIONS do_fetch do_unpack do_patch do_configure do_compile do_install
+EXPORT_FUNCTIONS do_fetch do_unpack do_patch do_configure do_compile do_install do_populate_sysroot

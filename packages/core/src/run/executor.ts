@@ -51,6 +51,8 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal, what: string): P
   });
 }
 
+let nextRunId = process.pid * 1000;
+
 const words = (v: unknown) => (v === undefined || v === null ? [] : String(v).split(/\s+/).filter(Boolean));
 
 export interface ExecutorEnvironment {
@@ -92,6 +94,8 @@ class TaskExecution {
   private readonly shells = new Set<ShellRun>();
   readonly ref: TaskRef;
   readonly api: KilnJsApi;
+  /** What BitBake's worker pid is in file names: unique per task run, so tasks of one recipe running at once never share a run script. */
+  readonly runId = nextRunId++;
   logFile = "";
 
   constructor(
@@ -123,7 +127,7 @@ class TaskExecution {
     const t = String(this.d.getVar("T") ?? "");
     if (!t) throw new TaskError(this.ref.id, `T is not set for ${this.ref.pn}: nowhere to write the log`);
     ensureDir(t);
-    const name = `log.${this.node.task}.${process.pid}`;
+    const name = `log.${this.node.task}.${this.runId}`;
     this.logFile = join(t, name);
     // a new log each run (BitBake opens it for writing), even in the same process
     try {
@@ -134,7 +138,7 @@ class TaskExecution {
       writeFileSync(this.logFile, "");
     }
     replaceSymlinkSync(name, join(t, `log.${this.node.task}`));
-    appendFileSync(join(t, "log.task_order"), `${this.node.task} (${process.pid}): ${name}\n`);
+    appendFileSync(join(t, "log.task_order"), `${this.node.task} (${this.runId}): ${name}\n`);
     this.d.setVar("BB_LOGFILE", this.logFile, { ignore: true });
   }
 
@@ -191,6 +195,7 @@ class TaskExecution {
         cwd,
         umask: umask ?? octal(STARTING_UMASK),
         taskId: this.ref.id,
+        runId: this.runId,
       });
       this.shells.add(shell);
       try {

@@ -178,9 +178,11 @@ export async function runScenequeue(graph: TaskGraph, current: boolean[], env: S
 }
 
 /**
- * Which tasks must really run once the scenequeue is done: those reached from an
- * end of the graph without passing through a covered task (a covered task's
- * dependencies are only needed when something else needs them).
+ * Which tasks must really run once the scenequeue is done: every setscene candidate
+ * that was not covered (as BitBake, whose uncovered setscene tasks always run their
+ * real task), every end of the graph, and what those reach without passing through
+ * a covered task (a covered task's dependencies are only needed when something else
+ * needs them).
  */
 export function neededTasks(graph: TaskGraph, covered: Set<number>): boolean[] {
   const { nodes } = graph;
@@ -188,7 +190,9 @@ export function neededTasks(graph: TaskGraph, covered: Set<number>): boolean[] {
   const hasDependents = new Array<boolean>(nodes.length).fill(false);
   for (const n of nodes) for (const d of n.deps) hasDependents[d] = true;
   const stack: number[] = [];
-  for (const n of nodes) if (!hasDependents[n.index] || graph.targets.includes(n)) stack.push(n.index);
+  for (const n of nodes) {
+    if (!hasDependents[n.index] || graph.targets.includes(n) || (hasSetscene(n) && !covered.has(n.index))) stack.push(n.index);
+  }
   while (stack.length) {
     const i = stack.pop() as number;
     if (needed[i] || covered.has(i)) continue;

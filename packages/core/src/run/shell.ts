@@ -113,9 +113,9 @@ export interface ShellRun {
 export function runShell(
   d: DataStore,
   func: string,
-  opts: { tempDir: string; logFile: string; env: Record<string, string>; cwd?: string; umask?: string; taskId: string },
+  opts: { tempDir: string; logFile: string; env: Record<string, string>; cwd?: string; umask?: string; taskId: string; runId: number },
 ): ShellRun {
-  const runFile = join(opts.tempDir, `run.${func}.${process.pid}`);
+  const runFile = join(opts.tempDir, `run.${func}.${opts.runId}`);
   // a scratch file named by pid, as BitBake's: written in place
   writeFileSync(runFile, shellScript(d, func, { cwd: opts.cwd, umask: opts.umask }), { mode: 0o755 });
   // run.<func> points at the latest script, as BitBake's

@@ -166,6 +166,7 @@ export async function runTasks(graph: TaskGraph, env: RunEnvironment, options: R
   const stamps = new StampWriter();
   const done = [...current];
   const setsceneFailures: string[] = [];
+  let setsceneRan = 0;
   if (nodes.some(hasSetscene)) {
     let covered: Set<number>;
     if (options.skipSetscene) {
@@ -184,7 +185,8 @@ export async function runTasks(graph: TaskGraph, env: RunEnvironment, options: R
             const mine = number;
             const handle = startTask(sq, { hooks, env: options.env, signal, plugins: options.plugins, recipeData: env.recipeData }, () => ({
               number: mine,
-              toRun: toRun.length,
+              // setscene tasks are counted with the real ones: N of M stays N <= M
+              toRun: Math.max(mine, toRun.length),
             }));
             try {
               await handle.done;
@@ -201,6 +203,7 @@ export async function runTasks(graph: TaskGraph, env: RunEnvironment, options: R
         { threads: options.threads, signal },
       );
       covered = result.covered;
+      setsceneRan = result.ran;
     }
     const needed = neededTasks(graph, covered);
     for (const n of nodes) if (covered.has(n.index) || !needed[n.index]) done[n.index] = true;
@@ -332,7 +335,7 @@ export async function runTasks(graph: TaskGraph, env: RunEnvironment, options: R
       try {
         handle = startTask(node, { hooks, env: options.env, signal, plugins: options.plugins, recipeData: env.recipeData }, () => ({
           number: mine,
-          toRun: toRun.length,
+          toRun: toRun.length + setsceneRan,
         }));
       } catch (err) {
         // the recipe would not even parse: the task fails without running

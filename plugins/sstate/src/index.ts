@@ -9,11 +9,13 @@
  *   verify, unpack, install the same way;
  * - `checkHashes` reports which candidates have an object in SSTATE_DIR.
  */
-import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { join, relative } from "node:path";
 import type { DataStore, Kiln, KilnPlugin, TaskRef } from "@kiln/core";
 import { installTree, removeInstalled } from "./manifest.js";
 import { createObject, objectPath, sstateTaskOf, unpackObject, type SstateTask } from "./objects.js";
+import { download, findOnMirrors, mirrorUrls, parseMirrors, urlExists } from "./mirrors.js";
+import { sha256File, tempName } from "./files.js";
 
 export const PLUGIN_NAME = "kiln:sstate";
 const SETSCENE = "_setscene";
@@ -34,10 +36,48 @@ async function afterTask(task: TaskRef, d: DataStore): Promise<void> {
   install(t, (i) => t.inputdirs[i]);
 }
 
+/** Objects the availability check found on a mirror: local path -> URL. */
+const onMirror = new Map<string, string>();
+
+/**
+ * Bring an object from a mirror into SSTATE_DIR: object and `.sha256` to temp names,
+ * verified, then renamed into place (a bad download is never used).
+ */
+async function fetchObject(t: SstateTask, d: DataStore): Promise<void> {
+  const sstateDir = String(d.getVar("SSTATE_DIR"));
+  const rel = relative(sstateDir, t.object);
+  let url = onMirror.get(t.object);
+  if (!url) {
+    for (const candidate of mirrorUrls(parseMirrors(d.getVar("SSTATE_MIRRORS")), rel)) {
+      if (await urlExists(candidate)) {
+        url = candidate;
+        break;
+      }
+    }
+  }
+  if (!url) return;
+  mkdirSync(join(t.object, ".."), { recursive: true });
+  const tmp = tempName(t.object);
+  const tmpSum = `${tmp}.sha256`;
+  try {
+    await download(url, tmp);
+    await download(`${url}.sha256`, tmpSum);
+    const expected = readFileSync(tmpSum, "utf8").trim();
+    const actual = await sha256File(tmp);
+    if (expected !== actual) throw new Error(`sstate object from ${url} has sha256 ${actual}, its .sha256 says ${expected}`);
+    renameSync(tmpSum, `${t.object}.sha256`);
+    renameSync(tmp, t.object);
+  } finally {
+    rmSync(tmp, { force: true });
+    rmSync(tmpSum, { force: true });
+  }
+}
+
 async function restore(task: TaskRef, d: DataStore): Promise<true | undefined> {
   const real = task.task.slice(0, -SETSCENE.length);
   const t = sstateTaskOf(d, real);
   if (!t) return undefined;
+  if (!existsSync(t.object)) await fetchObject(t, d);
   const work = join(String(d.getVar("WORKDIR")), `sstate-install-${real}`);
   mkdirSync(String(d.getVar("WORKDIR")), { recursive: true });
   await unpackObject(t, work);
@@ -75,11 +115,26 @@ export const plugin: KilnPlugin<Kiln> = {
       },
     });
     kiln.hooks.checkHashes.tapPromise(PLUGIN_NAME, async (found, candidates) => {
-      const sstateDir = String(kiln.configuration().d.getVar("SSTATE_DIR") ?? "");
+      const config = kiln.configuration().d;
+      const sstateDir = String(config.getVar("SSTATE_DIR") ?? "");
+      const remote: { key: string; rel: string; path: string }[] = [];
       for (const [id, c] of candidates) {
         const spec = c.recipe.indexVars?.SSTATE_PKGSPEC;
         if (spec === undefined || !c.taskhash) continue;
-        if (existsSync(objectPath(sstateDir, spec, c.taskhash, c.task))) found.add(id);
+        const path = objectPath(sstateDir, spec, c.taskhash, c.task);
+        if (existsSync(path)) found.add(id);
+        else remote.push({ key: id, rel: relative(sstateDir, path), path });
+      }
+      // what is not here may be on a mirror: asked all at once, before the scenequeue runs
+      const mirrors = parseMirrors(config.getVar("SSTATE_MIRRORS"), (m) =>
+        kiln.hooks.log.call({ type: "Log", level: "warn", message: m, time: Date.now() }),
+      );
+      const hits = await findOnMirrors(remote, mirrors);
+      for (const r of remote) {
+        const url = hits.get(r.key);
+        if (!url) continue;
+        onMirror.set(r.path, url);
+        found.add(r.key);
       }
       return found;
     });

@@ -44,8 +44,18 @@ function walk(root: ArchiveRoot, rel: string, out: Member[]): void {
   }
 }
 
+export interface CreateOptions {
+  mtime: number;
+  level?: number;
+  /** New content for a file (e.g. with the build path replaced), or undefined to keep it. */
+  rewrite?: (path: string) => Buffer | undefined;
+}
+
+/** The member listing which files were rewritten (BitBake's fixmepath). */
+export const FIXMEPATH = "fixmepath";
+
 /** Write `roots` into a zstd-compressed tar at `out` (the caller renames it into place). */
-export async function createArchive(roots: ArchiveRoot[], out: string, options: { mtime: number; level?: number }): Promise<void> {
+export async function createArchive(roots: ArchiveRoot[], out: string, options: CreateOptions): Promise<void> {
   const members: Member[] = [];
   for (const root of roots) {
     members.push({ name: root.prefix, path: root.dir, type: "directory", mode: 0o755 });
@@ -53,6 +63,7 @@ export async function createArchive(roots: ArchiveRoot[], out: string, options: 
   }
   const pack = tar.pack();
   const mtime = new Date(options.mtime * 1000);
+  const rewritten: string[] = [];
   const zstd = execa("zstd", ["-q", "-c", `-${options.level ?? 3}`, "-T1"], { stdin: "pipe", stdout: "pipe", buffer: false });
   const written = pipeline(zstd.stdout, createWriteStream(out));
   const feed = (async () => {
@@ -61,10 +72,20 @@ export async function createArchive(roots: ArchiveRoot[], out: string, options: 
       if (m.type === "directory") pack.entry({ ...header, type: "directory" });
       else if (m.type === "symlink") pack.entry({ ...header, type: "symlink", linkname: m.linkname });
       else {
+        const replaced = options.rewrite?.(m.path);
+        if (replaced) {
+          rewritten.push(m.name);
+          await new Promise<void>((resolve, reject) => pack.entry({ ...header, type: "file", size: replaced.length }, replaced, (err) => (err ? reject(err) : resolve())));
+          continue;
+        }
         const size = lstatSync(m.path).size;
         const entry = pack.entry({ ...header, type: "file", size });
         await pipeline(createReadStream(m.path), entry);
       }
+    }
+    if (rewritten.length) {
+      const list = Buffer.from(`${rewritten.join("\n")}\n`);
+      pack.entry({ name: FIXMEPATH, mode: 0o644, mtime, uid: 0, gid: 0, uname: "root", gname: "root", type: "file", size: list.length }, list);
     }
     pack.finalize();
   })();

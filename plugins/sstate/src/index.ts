@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs
 import { join, relative } from "node:path";
 import type { DataStore, Kiln, KilnPlugin, TaskRef } from "@kiln/core";
 import { installTree, removeInstalled } from "./manifest.js";
-import { createObject, objectPath, sstateTaskOf, unpackObject, type SstateTask } from "./objects.js";
+import { createObject, objectPath, relocate, sstateTaskOf, unpackObject, type SstateTask } from "./objects.js";
 import { download, findOnMirrors, mirrorUrls, parseMirrors, urlExists } from "./mirrors.js";
 import { sha256File, tempName } from "./files.js";
 
@@ -32,7 +32,7 @@ async function afterTask(task: TaskRef, d: DataStore): Promise<void> {
   const t = sstateTaskOf(d, task.task);
   if (!t) return;
   const epoch = Number.parseInt(String(d.getVar("SOURCE_DATE_EPOCH") ?? "0"), 10) || 0;
-  await createObject(t, epoch);
+  await createObject(t, epoch, String(d.getVar("TMPDIR")));
   install(t, (i) => t.inputdirs[i]);
 }
 
@@ -82,6 +82,8 @@ async function restore(task: TaskRef, d: DataStore): Promise<true | undefined> {
   mkdirSync(String(d.getVar("WORKDIR")), { recursive: true });
   await unpackObject(t, work);
   try {
+    // files that named the build's TMPDIR name this build's
+    relocate(work, String(d.getVar("TMPDIR")));
     clean(t);
     install(t, (i) => join(work, "inputs", String(i)));
     t.plaindirs.forEach((dir, i) => {

@@ -4,11 +4,11 @@
  * partial object where another build would look; verified before use, and an
  * object that fails verification is moved aside (`.bad`) and never used again.
  */
-import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DataStore } from "@kiln/core";
 import { KilnError } from "@kiln/core";
-import { createArchive, extractArchive, type ArchiveRoot } from "./archive.js";
+import { createArchive, extractArchive, FIXMEPATH, type ArchiveRoot } from "./archive.js";
 import { sha256File, tempName, writeAtomic } from "./files.js";
 
 const words = (v: unknown) => (v === undefined || v === null ? [] : String(v).split(/\s+/).filter(Boolean));
@@ -52,8 +52,33 @@ export function sstateTaskOf(d: DataStore, task: string): SstateTask | undefined
   };
 }
 
+/** Placeholder for the build's TMPDIR inside objects (BitBake's FIXMESTAGINGDIR...). */
+export const TMPDIR_PLACEHOLDER = "FIXMETMPDIR";
+
+/** A text file (no NUL in its first 8 KiB) that names `path`: its content with the placeholder instead. */
+export function relocatable(path: string): (file: string) => Buffer | undefined {
+  const needle = Buffer.from(path);
+  return (file) => {
+    const buf = readFileSync(file);
+    if (buf.subarray(0, 8192).includes(0) || !buf.includes(needle)) return undefined;
+    return Buffer.from(buf.toString("utf8").split(path).join(TMPDIR_PLACEHOLDER));
+  };
+}
+
+/** Put this build's TMPDIR back into the files an object's fixmepath lists. */
+export function relocate(extracted: string, tmpdir: string): void {
+  const list = join(extracted, FIXMEPATH);
+  if (!existsSync(list)) return;
+  for (const member of readFileSync(list, "utf8").split("\n").filter(Boolean)) {
+    const file = join(extracted, member);
+    if (!existsSync(file)) continue;
+    writeFileSync(file, readFileSync(file, "utf8").split(TMPDIR_PLACEHOLDER).join(tmpdir));
+  }
+  rmSync(list);
+}
+
 /** Archive the task's inputdirs and plaindirs into its object, unless it exists already. */
-export async function createObject(t: SstateTask, mtime: number): Promise<boolean> {
+export async function createObject(t: SstateTask, mtime: number, tmpdir?: string): Promise<boolean> {
   if (existsSync(t.object)) return false;
   const roots: ArchiveRoot[] = [
     ...t.inputdirs.map((dir, i) => ({ prefix: `inputs/${i}`, dir })),
@@ -63,7 +88,7 @@ export async function createObject(t: SstateTask, mtime: number): Promise<boolea
   try {
     writeAtomic(`${tmp}.keep`, ""); // makes the shard directory
     rmSync(`${tmp}.keep`);
-    await createArchive(roots, tmp, { mtime });
+    await createArchive(roots, tmp, { mtime, ...(tmpdir ? { rewrite: relocatable(tmpdir) } : {}) });
     const sum = await sha256File(tmp);
     writeAtomic(`${t.object}.sha256`, `${sum}\n`);
     renameSync(tmp, t.object);

@@ -27,6 +27,10 @@ export function writeLayer(root: string, localExtra = ""): void {
       `\tmkdir -p \${STAGE_OUT}/usr/share/\${PN}`,
       `\tcp \${B}/built.txt \${STAGE_OUT}/usr/share/\${PN}/\${PN}.txt`,
       `\tln -sf \${PN}.txt \${STAGE_OUT}/usr/share/\${PN}/link.txt`,
+      // a script that knows where it is installed: the build path is inside it
+      `\tmkdir -p \${STAGE_OUT}/usr/bin`,
+      `\tprintf '#!/bin/sh\\necho %s\\n' "\${SHARED_SYSROOT}/usr/bin" > \${STAGE_OUT}/usr/bin/where-\${PN}`,
+      `\tchmod 755 \${STAGE_OUT}/usr/bin/where-\${PN}`,
       `}`,
       `do_populate_sysroot[noexec] = ""`,
       `do_populate_sysroot[dirs] = "\${B}"`,

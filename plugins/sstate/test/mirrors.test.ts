@@ -4,6 +4,7 @@
  * or from a file:// mirror; a broken mirror makes it build for real.
  */
 import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -81,6 +82,10 @@ describe("SSTATE_MIRRORS", () => {
       );
       expect(cached(root)).toBe(2);
       expect(requests.some((q) => q.startsWith("HEAD "))).toBe(true);
+      // relocation: the restored script names this machine's sysroot, not the first one's
+      const where = join(root, "build/tmp/shared-sysroot/usr/bin/where-lib");
+      expect(execFileSync(where, { encoding: "utf8" })).toBe(`${join(root, "build/tmp/shared-sysroot/usr/bin")}\n`);
+      expect(readFileSync(join(first, "build/tmp/shared-sysroot/usr/bin/where-lib"), "utf8")).toContain(join(first, "build/tmp"));
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

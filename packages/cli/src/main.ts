@@ -193,6 +193,19 @@ function buildProgram(ctx: RunContext, setCode: (c: number) => void): Command {
       return setCode(await diffsigs(ctx, args.map((a) => resolve(ctx.cwd, a))));
     });
 
+  const sstate = program.command("sstate").description("shared state objects: list what a target has, prune old ones");
+  sstate
+    .command("list")
+    .argument("[targets...]", "targets (default: world)")
+    .description("which shared state objects the targets' tasks have: local, on a mirror, or missing")
+    .action(async (targets: string[]) => setCode(await (await import("./sstate-command.js")).sstateList(ctx, targets)));
+  sstate
+    .command("prune")
+    .description("remove objects from SSTATE_DIR")
+    .option("--older-than <days>", "objects not written for this many days")
+    .option("--keep-latest", "all but the newest object of each recipe task")
+    .action(async (o: { olderThan?: string; keepLatest?: boolean }) => setCode(await (await import("./sstate-command.js")).sstatePrune(ctx, o)));
+
   program
     .command("init")
     .description("make a build directory with conf/bblayers.conf and conf/local.conf")

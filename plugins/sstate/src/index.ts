@@ -11,7 +11,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
-import type { DataStore, Kiln, KilnPlugin, TaskRef } from "@kiln/core";
+import { withLocks, type DataStore, type Kiln, type KilnPlugin, type TaskRef } from "@kiln/core";
 import { installTree, removeInstalled } from "./manifest.js";
 import { createObject, objectPath, relocate, sstateTaskOf, unpackObject, type SstateTask } from "./objects.js";
 import { download, findOnMirrors, mirrorUrls, parseMirrors, urlExists } from "./mirrors.js";
@@ -20,8 +20,12 @@ import { sha256File, tempName } from "./files.js";
 export const PLUGIN_NAME = "kiln:sstate";
 const SETSCENE = "_setscene";
 
-function install(t: SstateTask, from: (i: number) => string): void {
-  t.outputdirs.forEach((out, i) => installTree(from(i), out, t.manifests[i], t.owner, t.taskhash));
+/** Install into the shared trees, holding `[sstate-lockfile]` when the task names one. */
+async function install(t: SstateTask, d: DataStore, from: (i: number) => string): Promise<void> {
+  const lock = String(d.getVarFlag(t.task, "sstate-lockfile") ?? "").trim();
+  const run = async () => t.outputdirs.forEach((out, i) => installTree(from(i), out, t.manifests[i], t.owner, t.taskhash));
+  if (lock) await withLocks([lock], run);
+  else await run();
 }
 
 function clean(t: SstateTask): void {
@@ -33,7 +37,7 @@ async function afterTask(task: TaskRef, d: DataStore): Promise<void> {
   if (!t) return;
   const epoch = Number.parseInt(String(d.getVar("SOURCE_DATE_EPOCH") ?? "0"), 10) || 0;
   await createObject(t, epoch, String(d.getVar("TMPDIR")));
-  install(t, (i) => t.inputdirs[i]);
+  await install(t, d, (i) => t.inputdirs[i]);
 }
 
 /** Objects the availability check found on a mirror: local path -> URL. */
@@ -85,7 +89,7 @@ async function restore(task: TaskRef, d: DataStore): Promise<true | undefined> {
     // files that named the build's TMPDIR name this build's
     relocate(work, String(d.getVar("TMPDIR")));
     clean(t);
-    install(t, (i) => join(work, "inputs", String(i)));
+    await install(t, d, (i) => join(work, "inputs", String(i)));
     t.plaindirs.forEach((dir, i) => {
       const from = join(work, "plain", String(i));
       if (!existsSync(from)) return;
@@ -147,3 +151,4 @@ export default plugin;
 export { objectPath, sstateTaskOf } from "./objects.js";
 export { createArchive, extractArchive } from "./archive.js";
 export { installTree, removeInstalled, readManifest } from "./manifest.js";
+export { listObjects, pruneObjects, type ObjectRow } from "./admin.js";

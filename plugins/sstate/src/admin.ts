@@ -6,7 +6,7 @@ import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { hasSetscene, type DataStore, type TaskGraph } from "@kiln/core";
 import { findOnMirrors, parseMirrors } from "./mirrors.js";
-import { objectPath } from "./objects.js";
+import { compressionFor, objectPath } from "./objects.js";
 
 export interface ObjectRow {
   id: string;
@@ -21,7 +21,7 @@ export async function listObjects(graph: TaskGraph, config: DataStore): Promise<
   for (const node of graph.nodes) {
     const spec = node.recipe.indexVars?.SSTATE_PKGSPEC;
     if (!hasSetscene(node) || spec === undefined || !node.taskhash) continue;
-    const path = objectPath(sstateDir, spec, node.taskhash, node.task);
+    const path = objectPath(sstateDir, spec, node.taskhash, node.task, compressionFor(config));
     rows.push({ id: node.id, where: existsSync(path) ? "local" : "missing", path });
   }
   const missing = rows.filter((r) => r.where === "missing");
@@ -47,7 +47,7 @@ function storedObjects(sstateDir: string): StoredObject[] {
   if (!existsSync(sstateDir)) return [];
   const out: StoredObject[] = [];
   for (const rel of readdirSync(sstateDir, { recursive: true }).map(String)) {
-    if (!rel.endsWith(".tar.zst")) continue;
+    if (!rel.endsWith(".tar.zst") && !rel.endsWith(".tar.xz")) continue;
     const path = join(sstateDir, rel);
     const name = rel.slice(rel.lastIndexOf("/") + 1);
     out.push({ path, family: name.replace(/[0-9a-f]{64}_/, "_"), mtime: statSync(path).mtimeMs });

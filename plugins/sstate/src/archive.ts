@@ -5,7 +5,8 @@
  * no link pointing out of the destination, only files, directories and symlinks.
  *
  * tar-stream writes and reads the tar in process (so each member is checked by us,
- * not by a tar program); the zstd program compresses (Node 20 has no zstd).
+ * not by a tar program); the zstd program compresses zstd (Node 20 has no zstd),
+ * lzma-native compresses xz in process.
  */
 import { execa } from "execa";
 import { createReadStream, createWriteStream, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
@@ -44,9 +45,40 @@ function walk(root: ArchiveRoot, rel: string, out: Member[]): void {
   }
 }
 
+export type Compression = "zstd" | "xz";
+
+/** What the archive's name ends with for a compression. */
+export const EXTENSION: Record<Compression, string> = { zstd: "tar.zst", xz: "tar.xz" };
+
+export function compressionOf(file: string): Compression {
+  return file.endsWith(".xz") ? "xz" : "zstd";
+}
+
+/** A compressing stream: the zstd program, or liblzma in process (lzma-native). */
+async function compressor(compression: Compression, level?: number): Promise<{ input: NodeJS.WritableStream; output: NodeJS.ReadableStream; done: Promise<unknown> }> {
+  if (compression === "xz") {
+    const lzma = (await import("lzma-native")).default;
+    const c = lzma.createCompressor({ preset: level ?? 6, threads: 1 });
+    return { input: c, output: c, done: Promise.resolve() };
+  }
+  const zstd = execa("zstd", ["-q", "-c", `-${level ?? 3}`, "-T1"], { stdin: "pipe", stdout: "pipe", buffer: false });
+  return { input: zstd.stdin, output: zstd.stdout, done: zstd };
+}
+
+async function decompressor(archive: string): Promise<{ output: NodeJS.ReadableStream; done: Promise<unknown> }> {
+  if (compressionOf(archive) === "xz") {
+    const lzma = (await import("lzma-native")).default;
+    const dec = lzma.createDecompressor();
+    return { output: createReadStream(archive).pipe(dec), done: Promise.resolve() };
+  }
+  const unzstd = execa("zstd", ["-q", "-d", "-c", archive], { stdout: "pipe", buffer: false, stdin: "ignore" });
+  return { output: unzstd.stdout, done: unzstd };
+}
+
 export interface CreateOptions {
   mtime: number;
   level?: number;
+  compression?: Compression;
   /** New content for a file (e.g. with the build path replaced), or undefined to keep it. */
   rewrite?: (path: string) => Buffer | undefined;
 }
@@ -64,8 +96,8 @@ export async function createArchive(roots: ArchiveRoot[], out: string, options: 
   const pack = tar.pack();
   const mtime = new Date(options.mtime * 1000);
   const rewritten: string[] = [];
-  const zstd = execa("zstd", ["-q", "-c", `-${options.level ?? 3}`, "-T1"], { stdin: "pipe", stdout: "pipe", buffer: false });
-  const written = pipeline(zstd.stdout, createWriteStream(out));
+  const z = await compressor(options.compression ?? "zstd", options.level);
+  const written = pipeline(z.output, createWriteStream(out));
   const feed = (async () => {
     for (const m of members) {
       const header = { name: m.name, mode: m.mode, mtime, uid: 0, gid: 0, uname: "root", gname: "root" };
@@ -89,7 +121,7 @@ export async function createArchive(roots: ArchiveRoot[], out: string, options: 
     }
     pack.finalize();
   })();
-  await Promise.all([feed, pipeline(pack, zstd.stdin), written, zstd]);
+  await Promise.all([feed, pipeline(pack, z.input), written, z.done]);
 }
 
 /** A member name made safe to join under a destination, or an error naming it. */
@@ -109,7 +141,7 @@ export async function extractArchive(archive: string, dest: string): Promise<voi
   mkdirSync(dest, { recursive: false });
   const root = resolve(dest);
   try {
-    const unzstd = execa("zstd", ["-q", "-d", "-c", archive], { stdout: "pipe", buffer: false, stdin: "ignore" });
+    const z = await decompressor(archive);
     const extract = tar.extract();
     const done = (async () => {
       for await (const entry of extract) {
@@ -142,7 +174,7 @@ export async function extractArchive(archive: string, dest: string): Promise<voi
         }
       }
     })();
-    await Promise.all([pipeline(unzstd.stdout, extract), done, unzstd]);
+    await Promise.all([pipeline(z.output, extract), done, z.done]);
   } catch (err) {
     rmSync(dest, { recursive: true, force: true });
     throw err;

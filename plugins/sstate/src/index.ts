@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs
 import { join, relative } from "node:path";
 import { withLocks, type DataStore, type Kiln, type KilnPlugin, type TaskRef } from "@kiln/core";
 import { installTree, removeInstalled } from "./manifest.js";
-import { createObject, objectPath, relocate, sstateTaskOf, unpackObject, type SstateTask } from "./objects.js";
+import { compressionFor, createObject, objectPath, relocate, sstateTaskOf, unpackObject, type SstateTask } from "./objects.js";
 import { download, findOnMirrors, mirrorUrls, parseMirrors, urlExists } from "./mirrors.js";
 import { sha256File, tempName } from "./files.js";
 
@@ -123,11 +123,12 @@ export const plugin: KilnPlugin<Kiln> = {
     kiln.hooks.checkHashes.tapPromise(PLUGIN_NAME, async (found, candidates) => {
       const config = kiln.configuration().d;
       const sstateDir = String(config.getVar("SSTATE_DIR") ?? "");
+      const compression = compressionFor(config);
       const remote: { key: string; rel: string; path: string }[] = [];
       for (const [id, c] of candidates) {
         const spec = c.recipe.indexVars?.SSTATE_PKGSPEC;
         if (spec === undefined || !c.taskhash) continue;
-        const path = objectPath(sstateDir, spec, c.taskhash, c.task);
+        const path = objectPath(sstateDir, spec, c.taskhash, c.task, compression);
         if (existsSync(path)) found.add(id);
         else remote.push({ key: id, rel: relative(sstateDir, path), path });
       }

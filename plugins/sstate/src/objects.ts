@@ -8,7 +8,7 @@ import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "nod
 import { join } from "node:path";
 import type { DataStore } from "@kiln/core";
 import { KilnError } from "@kiln/core";
-import { createArchive, extractArchive, FIXMEPATH, type ArchiveRoot } from "./archive.js";
+import { compressionOf, createArchive, EXTENSION, extractArchive, FIXMEPATH, type ArchiveRoot, type Compression } from "./archive.js";
 import { sha256File, tempName, writeAtomic } from "./files.js";
 
 const words = (v: unknown) => (v === undefined || v === null ? [] : String(v).split(/\s+/).filter(Boolean));
@@ -25,8 +25,15 @@ export interface SstateTask {
   object: string;
 }
 
-export function objectPath(sstateDir: string, pkgspec: string, taskhash: string, task: string): string {
-  return join(sstateDir, taskhash.slice(0, 2), `${pkgspec}${taskhash}_${task.replace(/^do_/, "")}.tar.zst`);
+export function objectPath(sstateDir: string, pkgspec: string, taskhash: string, task: string, compression: Compression = "zstd"): string {
+  return join(sstateDir, taskhash.slice(0, 2), `${pkgspec}${taskhash}_${task.replace(/^do_/, "")}.${EXTENSION[compression]}`);
+}
+
+/** SSTATE_COMPRESSION: zstd (default) or xz. */
+export function compressionFor(d: DataStore): Compression {
+  const v = String(d.getVar("SSTATE_COMPRESSION") ?? "zstd");
+  if (v === "zstd" || v === "xz") return v;
+  throw new KilnError("USAGE_ERROR", `SSTATE_COMPRESSION is '${v}'; kiln knows zstd and xz`);
 }
 
 /** The sstate description of `task` in a task DataStore, if SSTATETASKS lists it. */
@@ -48,7 +55,7 @@ export function sstateTaskOf(d: DataStore, task: string): SstateTask | undefined
     outputdirs,
     plaindirs: words(d.getVarFlag(task, "sstate-plaindirs")),
     manifests: outputdirs.map((_, i) => (i === 0 ? base : `${base}.${i}`)),
-    object: objectPath(String(d.getVar("SSTATE_DIR")), String(d.getVar("SSTATE_PKGSPEC") ?? ""), taskhash, task),
+    object: objectPath(String(d.getVar("SSTATE_DIR")), String(d.getVar("SSTATE_PKGSPEC") ?? ""), taskhash, task, compressionFor(d)),
   };
 }
 
@@ -88,7 +95,7 @@ export async function createObject(t: SstateTask, mtime: number, tmpdir?: string
   try {
     writeAtomic(`${tmp}.keep`, ""); // makes the shard directory
     rmSync(`${tmp}.keep`);
-    await createArchive(roots, tmp, { mtime, ...(tmpdir ? { rewrite: relocatable(tmpdir) } : {}) });
+    await createArchive(roots, tmp, { mtime, compression: compressionOf(t.object), ...(tmpdir ? { rewrite: relocatable(tmpdir) } : {}) });
     const sum = await sha256File(tmp);
     writeAtomic(`${t.object}.sha256`, `${sum}\n`);
     renameSync(tmp, t.object);

@@ -63,6 +63,24 @@ describe("@kiln/sstate", () => {
     expect(readFileSync(sysroot("usr/share/lib/link.txt"), "utf8")).toBe("lib built with -O2\n");
   });
 
+  it("SSTATE_COMPRESSION = xz writes .tar.xz objects (lzma-native), the same bytes each time, and restores them", async () => {
+    writeFileSync(join(root, "build/conf/local.conf"), `MACHINE = "m1"\nLIBFLAGS ?= "-O2"\nSSTATE_COMPRESSION = "xz"\n`);
+    expect((await build("lib")).done.failed).toBe(0);
+    const xz = readdirSync(sstateDir(), { recursive: true }).map(String).filter((f) => f.endsWith(".tar.xz"));
+    expect(xz).toHaveLength(1);
+    const obj = join(sstateDir(), xz[0]);
+    expect(readFileSync(obj).subarray(0, 6)).toEqual(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])); // xz magic
+    const bytes = sha(obj);
+    rmSync(join(root, "build", "tmp"), { recursive: true, force: true });
+    const again = await build("lib");
+    expect(again.started).toEqual(["lib:do_populate_sysroot_setscene"]);
+    expect(readFileSync(sysroot("usr/share/lib/lib.txt"), "utf8")).toBe("lib built with -O2\n");
+    rmSync(join(root, "build", "tmp"), { recursive: true, force: true });
+    rmSync(sstateDir(), { recursive: true, force: true });
+    await build("lib");
+    expect(sha(obj)).toBe(bytes);
+  });
+
   it("makes byte-identical objects from the same output", async () => {
     await build("lib");
     const [first] = objects();

@@ -29,6 +29,13 @@ export interface TaskContext {
   signal: AbortSignal;
 }
 
+export interface StampInfo {
+  taskhash: string;
+  stampFile: string;
+  /** The siginfo written beside the stamp, if any. */
+  siginfoFile?: string;
+}
+
 export interface TaskResult {
   ok: boolean;
   error?: unknown;
@@ -81,6 +88,8 @@ export function createHooks() {
       ["task", "taskDeps", "notNeeded"],
       "setsceneDepValid",
     ),
+    /** A task's stamp (and siginfo, when signatures are on) were written. */
+    taskStamped: new AsyncSeriesHook<[TaskRef, StampInfo]>(["task", "stamp"], "taskStamped"),
     /** A setscene task restored a task's output (event). */
     setsceneHit: new SyncHook<[TaskRef]>(["task"], "setsceneHit"),
     // signatures

@@ -15,7 +15,7 @@ import { withLocks, type DataStore, type Kiln, type KilnPlugin, type TaskRef } f
 import { installTree, removeInstalled } from "./manifest.js";
 import { compressionFor, createObject, objectPath, relocate, sstateTaskOf, unpackObject, type SstateTask } from "./objects.js";
 import { download, findOnMirrors, mirrorUrls, parseMirrors, urlExists } from "./mirrors.js";
-import { sha256File, tempName } from "./files.js";
+import { sha256File, tempName, writeAtomic } from "./files.js";
 
 export const PLUGIN_NAME = "kiln:sstate";
 const SETSCENE = "_setscene";
@@ -32,9 +32,13 @@ function clean(t: SstateTask): void {
   for (const m of t.manifests) removeInstalled(m);
 }
 
+/** Objects written this build, by `id:taskhash`, waiting for their task's siginfo. */
+const awaitingSiginfo = new Map<string, string>();
+
 async function afterTask(task: TaskRef, d: DataStore): Promise<void> {
   const t = sstateTaskOf(d, task.task);
   if (!t) return;
+  awaitingSiginfo.set(`${task.id}:${t.taskhash}`, t.object);
   const epoch = Number.parseInt(String(d.getVar("SOURCE_DATE_EPOCH") ?? "0"), 10) || 0;
   await createObject(t, epoch, String(d.getVar("TMPDIR")));
   await install(t, d, (i) => t.inputdirs[i]);
@@ -119,6 +123,14 @@ export const plugin: KilnPlugin<Kiln> = {
         if (key.endsWith(SETSCENE)) hook.tapPromise(PLUGIN_NAME, (task, d) => restore(task, d));
         return hook;
       },
+    });
+    // the object's .siginfo sibling: the task's siginfo, once the run queue has written it
+    kiln.hooks.taskStamped.tapPromise(PLUGIN_NAME, async (task, stamp) => {
+      const key = `${task.id}:${stamp.taskhash}`;
+      const object = awaitingSiginfo.get(key);
+      awaitingSiginfo.delete(key);
+      if (!object || !stamp.siginfoFile || !existsSync(stamp.siginfoFile) || existsSync(`${object}.siginfo`)) return;
+      writeAtomic(`${object}.siginfo`, readFileSync(stamp.siginfoFile));
     });
     kiln.hooks.checkHashes.tapPromise(PLUGIN_NAME, async (found, candidates) => {
       const config = kiln.configuration().d;

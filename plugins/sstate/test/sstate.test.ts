@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import tar from "tar-stream";
 import { build as buildIn, writeLayer } from "./layer.js";
+import { readSiginfo } from "@kiln/core";
 
 let root: string;
 const write = (rel: string, text: string) => {
@@ -50,6 +51,8 @@ describe("@kiln/sstate", () => {
     ]);
     for (const o of objs) expect(o.split("/").at(-2)).toBe(/([0-9a-f]{64})_populate_sysroot/.exec(o)?.[1].slice(0, 2));
     for (const o of objs) expect(readFileSync(`${o}.sha256`, "utf8").trim()).toBe(sha(o));
+    // each object has its task's siginfo beside it (what diffsigs reads)
+    for (const o of objs) expect(readSiginfo(`${o}.siginfo`).taskhash).toBe(/([0-9a-f]{64})_/.exec(o)?.[1]);
     expect(readFileSync(sysroot("usr/share/lib/lib.txt"), "utf8")).toBe("lib built with -O2\n");
     const before = readFileSync(sysroot("usr/share/app/app.txt"), "utf8");
 

@@ -13,7 +13,8 @@ import type { BuildCompletedEvent } from "./events.js";
 import { startTask, taskRef, type TaskRunning } from "./executor.js";
 import { fireMetadataHandlers } from "./handlers.js";
 import { taskJsApi } from "./js-task.js";
-import { currentTasks, removeStamp, StampWriter } from "./stamps.js";
+import { currentTasks, removeStamp, StampWriter, stampFile } from "./stamps.js";
+import { siginfoPath } from "../sig/siginfo.js";
 import { hasSetscene, neededTasks, runScenequeue, setsceneNode, setsceneStampPresent } from "./scenequeue.js";
 
 const words = (v: unknown) => (v === undefined || v === null ? [] : String(v).split(/\s+/).filter(Boolean));
@@ -292,6 +293,11 @@ export async function runTasks(graph: TaskGraph, env: RunEnvironment, options: R
     if (node.flags.nostamp) return;
     await stamps.write(node);
     await env.writeSiginfo?.(node);
+    await hooks.taskStamped.promise(taskRef(node), {
+      taskhash: node.taskhash ?? "",
+      stampFile: stampFile(node),
+      ...(env.writeSiginfo ? { siginfoFile: siginfoPath(node) } : {}),
+    });
   };
   let settling = 0;
 

@@ -6,6 +6,8 @@ import { spawnSync } from "node:child_process";
 const TOOLS = [
   // [command, Debian package]
   ["zstd", "zstd"],
+  ["gpg", "gnupg"],
+  ["gpgv", "gpgv"],
   ["bash", "bash"],
 ];
 

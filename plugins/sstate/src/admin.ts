@@ -72,6 +72,7 @@ export function pruneObjects(sstateDir: string, how: { olderThanDays?: number; k
     rmSync(o.path, { force: true });
     rmSync(`${o.path}.sha256`, { force: true });
     rmSync(`${o.path}.siginfo`, { force: true });
+    rmSync(`${o.path}.sig`, { force: true });
   }
   return [...doomed].map((o) => o.path).sort();
 }

@@ -16,6 +16,7 @@ import { installTree, removeInstalled } from "./manifest.js";
 import { compressionFor, createObject, objectPath, relocate, sstateTaskOf, unpackObject, type SstateTask } from "./objects.js";
 import { download, findOnMirrors, mirrorUrls, parseMirrors, urlExists } from "./mirrors.js";
 import { sha256File, tempName, writeAtomic } from "./files.js";
+import { mustVerify, sign, signingKey, verify } from "./signing.js";
 
 export const PLUGIN_NAME = "kiln:sstate";
 const SETSCENE = "_setscene";
@@ -40,7 +41,8 @@ async function afterTask(task: TaskRef, d: DataStore): Promise<void> {
   if (!t) return;
   awaitingSiginfo.set(`${task.id}:${t.taskhash}`, t.object);
   const epoch = Number.parseInt(String(d.getVar("SOURCE_DATE_EPOCH") ?? "0"), 10) || 0;
-  await createObject(t, epoch, String(d.getVar("TMPDIR")));
+  const key = signingKey(d);
+  await createObject(t, epoch, String(d.getVar("TMPDIR")), key ? (file, sig) => sign(file, sig, key, d) : undefined);
   await install(t, d, (i) => t.inputdirs[i]);
 }
 
@@ -70,14 +72,17 @@ async function fetchObject(t: SstateTask, d: DataStore): Promise<void> {
   try {
     await download(url, tmp);
     await download(`${url}.sha256`, tmpSum);
+    if (mustVerify(d)) await download(`${url}.sig`, `${tmp}.sig`);
     const expected = readFileSync(tmpSum, "utf8").trim();
     const actual = await sha256File(tmp);
     if (expected !== actual) throw new Error(`sstate object from ${url} has sha256 ${actual}, its .sha256 says ${expected}`);
     renameSync(tmpSum, `${t.object}.sha256`);
+    if (existsSync(`${tmp}.sig`)) renameSync(`${tmp}.sig`, `${t.object}.sig`);
     renameSync(tmp, t.object);
   } finally {
     rmSync(tmp, { force: true });
     rmSync(tmpSum, { force: true });
+    rmSync(`${tmp}.sig`, { force: true });
   }
 }
 
@@ -88,7 +93,7 @@ async function restore(task: TaskRef, d: DataStore): Promise<true | undefined> {
   if (!existsSync(t.object)) await fetchObject(t, d);
   const work = join(String(d.getVar("WORKDIR")), `sstate-install-${real}`);
   mkdirSync(String(d.getVar("WORKDIR")), { recursive: true });
-  await unpackObject(t, work);
+  await unpackObject(t, work, mustVerify(d) ? (file) => verify(file, d) : undefined);
   try {
     // files that named the build's TMPDIR name this build's
     relocate(work, String(d.getVar("TMPDIR")));

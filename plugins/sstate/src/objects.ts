@@ -85,7 +85,7 @@ export function relocate(extracted: string, tmpdir: string): void {
 }
 
 /** Archive the task's inputdirs and plaindirs into its object, unless it exists already. */
-export async function createObject(t: SstateTask, mtime: number, tmpdir?: string): Promise<boolean> {
+export async function createObject(t: SstateTask, mtime: number, tmpdir?: string, signWith?: (tmp: string, sig: string) => Promise<void>): Promise<boolean> {
   if (existsSync(t.object)) return false;
   const roots: ArchiveRoot[] = [
     ...t.inputdirs.map((dir, i) => ({ prefix: `inputs/${i}`, dir })),
@@ -98,6 +98,11 @@ export async function createObject(t: SstateTask, mtime: number, tmpdir?: string
     await createArchive(roots, tmp, { mtime, compression: compressionOf(t.object), ...(tmpdir ? { rewrite: relocatable(tmpdir) } : {}) });
     const sum = await sha256File(tmp);
     writeAtomic(`${t.object}.sha256`, `${sum}\n`);
+    if (signWith) {
+      const sigTmp = `${tmp}.sig`;
+      await signWith(tmp, sigTmp);
+      renameSync(sigTmp, `${t.object}.sig`);
+    }
     renameSync(tmp, t.object);
   } finally {
     rmSync(tmp, { force: true });
@@ -106,7 +111,7 @@ export async function createObject(t: SstateTask, mtime: number, tmpdir?: string
 }
 
 /** Verify and unpack an object into `dest`; a bad object is moved aside and an error thrown. */
-export async function unpackObject(t: SstateTask, dest: string): Promise<void> {
+export async function unpackObject(t: SstateTask, dest: string, verifySignature?: (file: string) => Promise<void>): Promise<void> {
   if (!existsSync(t.object)) throw new KilnError("NOT_FOUND", `no sstate object ${t.object}`);
   let expected: string | undefined;
   try {
@@ -118,6 +123,14 @@ export async function unpackObject(t: SstateTask, dest: string): Promise<void> {
   if (!expected || expected !== actual) {
     renameSync(t.object, `${t.object}.bad`);
     throw new KilnError("FATAL", `sstate object ${t.object} failed verification (sha256 ${actual}, expected ${expected ?? "no .sha256 file"}); moved aside as .bad`);
+  }
+  if (verifySignature) {
+    try {
+      await verifySignature(t.object);
+    } catch (err) {
+      renameSync(t.object, `${t.object}.bad`);
+      throw err;
+    }
   }
   rmSync(dest, { recursive: true, force: true });
   await extractArchive(t.object, dest);

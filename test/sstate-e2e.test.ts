@@ -1,0 +1,168 @@
+/**
+ * Issue #5's end-to-end case, through the CLI and the base class's real
+ * do_populate_sysroot: recipes whose sysroot output a dependent recipe compiles
+ * against; wipe TMPDIR and build again → everything restored, no do_compile runs,
+ * outputs identical; then another machine (a fresh directory) with only
+ * SSTATE_MIRRORS pointing at the first one's SSTATE_DIR over HTTP → the same.
+ * Also: `kill -9` while an object is written leaves no partial object, and two
+ * builds sharing SSTATE_DIR at once both succeed with intact objects.
+ */
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { clearFileCache } from "@kiln/core";
+import { main } from "@kiln/cli";
+
+const BIN = join(dirname(fileURLToPath(import.meta.url)), "..", "packages", "cli", "bin", "kiln.js");
+const roots: string[] = [];
+afterEach(() => {
+  if (!process.env.KILN_KEEP_TMP) for (const r of roots.splice(0)) rmSync(r, { recursive: true, force: true });
+});
+
+function layer(local = "", sstateDir?: string): string {
+  const root = mkdtempSync(join(tmpdir(), "kiln-e2e-"));
+  roots.push(root);
+  const write = (rel: string, text: string) => {
+    const p = join(root, rel);
+    mkdirSync(dirname(p), { recursive: true });
+    writeFileSync(p, text);
+  };
+  write("build/conf/bblayers.conf", `BBPATH = "\${TOPDIR}"\nBBLAYERS = "\${TOPDIR}/../meta-e"\n`);
+  write(
+    "build/conf/local.conf",
+    `KILN_PLUGINS += "@kiln/sstate"\nRECORD = "\${TOPDIR}/record"\n${sstateDir ? `SSTATE_DIR = "${sstateDir}"\n` : ""}${local}\n`,
+  );
+  write("meta-e/conf/layer.conf", `BBPATH .= ":\${LAYERDIR}"\nBBFILES += "\${LAYERDIR}/recipes/*.bb"\nBBFILE_COLLECTIONS += "e"\nBBFILE_PATTERN_e = "^\${LAYERDIR}/"\nBBFILE_PRIORITY_e = "5"\n`);
+  write("meta-e/classes/rec.bbclass", `record_task() {\n\techo "\${PN}:\${BB_CURRENTTASK}" >> \${RECORD}\n}\ndo_compile[prefuncs] += "record_task"\ndo_install[prefuncs] += "record_task"\n`);
+  write(
+    "meta-e/recipes/libgreet_1.0.bb",
+    `inherit rec\nBIG ?= "0"\ndo_compile() {\n\techo '#define GREETING "hello"' > greet.h\n\tif [ "\${BIG}" != "0" ]; then head -c \${BIG} /dev/urandom > big.bin; fi\n}\ndo_install() {\n\tinstall -d \${D}\${includedir} \${D}\${datadir}/greet\n\tinstall -m 644 greet.h \${D}\${includedir}/greet.h\n\tif [ -f big.bin ]; then cp big.bin \${D}\${datadir}/greet/; fi\n}\n`,
+  );
+  write(
+    "meta-e/recipes/greeter_1.0.bb",
+    `inherit rec\nDEPENDS = "libgreet"\ndo_compile() {\n\t{ echo "#!/bin/sh"; echo "echo $(sed -n 's/.*GREETING //p' \${STAGING_DIR_HOST}\${includedir}/greet.h) from greeter"; } > greeter\n}\ndo_install() {\n\tinstall -d \${D}\${datadir}/greeter\n\tinstall -m 755 greeter \${D}\${datadir}/greeter/greeter\n}\n`,
+  );
+  return root;
+}
+
+async function kiln(root: string, args: string[]) {
+  clearFileCache();
+  let out = "";
+  const code = await main(args, { cwd: join(root, "build"), env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/root" }, io: { out: (t) => (out += t), err: (t) => (out += t) } });
+  const record = existsSync(join(root, "build", "record")) ? readFileSync(join(root, "build", "record"), "utf8").split("\n").filter(Boolean).sort() : [];
+  rmSync(join(root, "build", "record"), { force: true });
+  return { code, out, record };
+}
+
+const sysrootFile = (root: string, rel: string) => {
+  const base = join(root, "build", "tmp", "sysroots");
+  const machine = readdirSync(base)[0];
+  return readFileSync(join(base, machine, rel), "utf8");
+};
+
+function objectsIn(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith(".tar.zst"))
+    .map((f) => join(dir, f));
+}
+const sha = (p: string) => createHash("sha256").update(readFileSync(p)).digest("hex");
+
+function serve(dir: string): Promise<Server> {
+  const s = createServer((req, res) => {
+    const path = join(dir, decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname));
+    if (!path.startsWith(dir) || !existsSync(path) || !statSync(path).isFile()) return void res.writeHead(404).end();
+    res.writeHead(200, { "content-length": statSync(path).size });
+    if (req.method === "HEAD") res.end();
+    else createReadStream(path).pipe(res);
+  });
+  return new Promise((resolve) => s.listen(0, "127.0.0.1", () => resolve(s)));
+}
+
+describe("shared state end to end (issue #5)", () => {
+  it("restores everything after TMPDIR is wiped, then on another machine from an HTTP mirror", async () => {
+    const first = layer();
+    const built = await kiln(first, ["greeter"]);
+    expect(built.code, built.out).toBe(0);
+    expect(built.record).toEqual(["greeter:compile", "greeter:install", "libgreet:compile", "libgreet:install"]);
+    const header = sysrootFile(first, "usr/include/greet.h");
+    const program = sysrootFile(first, "usr/share/greeter/greeter");
+    expect(program).toContain('echo "hello" from greeter');
+
+    rmSync(join(first, "build", "tmp"), { recursive: true, force: true });
+    const again = await kiln(first, ["greeter"]);
+    expect(again.code, again.out).toBe(0);
+    expect(again.record).toEqual([]); // no do_compile, no do_install
+    expect(again.out).toMatch(/greeter:do_populate_sysroot_setscene/);
+    expect(sysrootFile(first, "usr/include/greet.h")).toBe(header);
+    expect(sysrootFile(first, "usr/share/greeter/greeter")).toBe(program);
+
+    const server = await serve(join(first, "build", "sstate-cache"));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const second = layer(`SSTATE_MIRRORS = "file://.* http://127.0.0.1:${port}/PATH"`);
+      const mirrored = await kiln(second, ["greeter"]);
+      expect(mirrored.code, mirrored.out).toBe(0);
+      expect(mirrored.record).toEqual([]);
+      expect(sysrootFile(second, "usr/include/greet.h")).toBe(header);
+      expect(sysrootFile(second, "usr/share/greeter/greeter")).toBe(program);
+      expect(objectsIn(join(second, "build", "sstate-cache"))).toHaveLength(2);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  it("kill -9 while an object is being written leaves no partial object; the next build makes a good one", async () => {
+    const root = layer(`BIG = "60000000"`);
+    const sstate = join(root, "build", "sstate-cache");
+    const child = spawn(process.execPath, [BIN, "libgreet"], { cwd: join(root, "build"), env: { PATH: process.env.PATH, HOME: "/root" }, stdio: "ignore" });
+    // wait until a temp object appears, then kill
+    const deadline = Date.now() + 30_000;
+    let sawTemp = false;
+    while (Date.now() < deadline && child.exitCode === null) {
+      if (existsSync(sstate) && readdirSync(sstate, { recursive: true }).map(String).some((f) => f.includes(".tmp."))) {
+        sawTemp = true;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("close", r));
+    expect(sawTemp).toBe(true);
+    // whatever was left, no object is visible under its final name
+    expect(objectsIn(sstate)).toEqual([]);
+    const again = await kiln(root, ["libgreet"]);
+    expect(again.code, again.out).toBe(0);
+    const [obj] = objectsIn(sstate);
+    expect(readFileSync(`${obj}.sha256`, "utf8").trim()).toBe(sha(obj));
+  }, 60_000);
+
+  it("two builds sharing SSTATE_DIR at the same time both succeed and leave intact objects", async () => {
+    const shared = mkdtempSync(join(tmpdir(), "kiln-e2e-shared-"));
+    roots.push(shared);
+    const a = layer("", shared);
+    const b = layer("", shared);
+    const run = (root: string) =>
+      new Promise<number>((resolve) => {
+        const c = spawn(process.execPath, [BIN, "greeter"], { cwd: join(root, "build"), env: { PATH: process.env.PATH, HOME: "/root" }, stdio: "ignore" });
+        c.once("close", (code) => resolve(code ?? -1));
+      });
+    const codes = await Promise.all([run(a), run(b)]);
+    expect(codes).toEqual([0, 0]);
+    const objs = objectsIn(shared);
+    expect(objs).toHaveLength(2);
+    for (const o of objs) expect(readFileSync(`${o}.sha256`, "utf8").trim()).toBe(sha(o));
+    expect(readdirSync(shared, { recursive: true }).map(String).filter((f) => f.includes(".tmp."))).toEqual([]);
+    // and both restore from it
+    rmSync(join(a, "build", "tmp"), { recursive: true, force: true });
+    rmSync(join(a, "build", "record"), { force: true });
+    expect((await kiln(a, ["greeter"])).record).toEqual([]);
+  }, 60_000);
+});

@@ -21,7 +21,8 @@ export async function listObjects(graph: TaskGraph, config: DataStore): Promise<
   for (const node of graph.nodes) {
     const spec = node.recipe.indexVars?.SSTATE_PKGSPEC;
     if (!hasSetscene(node) || spec === undefined || !node.taskhash) continue;
-    const path = objectPath(sstateDir, spec, node.taskhash, node.task, compressionFor(config));
+    const name = node.recipe.tasks.find((t) => t.name === node.task)?.flags["sstate-name"] || node.task;
+    const path = objectPath(sstateDir, spec, node.taskhash, name, compressionFor(config));
     rows.push({ id: node.id, where: existsSync(path) ? "local" : "missing", path });
   }
   const missing = rows.filter((r) => r.where === "missing");

@@ -19,12 +19,18 @@ import { sha256File, tempName, writeAtomic } from "./files.js";
 import { mustVerify, sign, signingKey, verify } from "./signing.js";
 
 export const PLUGIN_NAME = "kiln:sstate";
+
+/** The name an object of `task` carries: its [sstate-name] (kept in the index), else the task's. */
+export function sstateName(recipe: { tasks: { name: string; flags: Record<string, string> }[] }, task: string): string {
+  return recipe.tasks.find((t) => t.name === task)?.flags["sstate-name"] || task;
+}
 const SETSCENE = "_setscene";
 
 /** Install into the shared trees, holding `[sstate-lockfile]` when the task names one. */
 async function install(t: SstateTask, d: DataStore, from: (i: number) => string): Promise<void> {
   const lock = String(d.getVarFlag(t.task, "sstate-lockfile") ?? "").trim();
-  const run = async () => t.outputdirs.forEach((out, i) => installTree(from(i), out, t.manifests[i], t.owner, t.taskhash));
+  const allowed = (path: string) => t.allowOverlap.some((a) => path === a || path.startsWith(a.endsWith("/") ? a : `${a}/`));
+  const run = async () => t.outputdirs.forEach((out, i) => installTree(from(i), out, t.manifests[i], t.owner, t.taskhash, allowed));
   if (lock) await withLocks([lock], run);
   else await run();
 }
@@ -145,7 +151,7 @@ export const plugin: KilnPlugin<Kiln> = {
       for (const [id, c] of candidates) {
         const spec = c.recipe.indexVars?.SSTATE_PKGSPEC;
         if (spec === undefined || !c.taskhash) continue;
-        const path = objectPath(sstateDir, spec, c.taskhash, c.task, compression);
+        const path = objectPath(sstateDir, spec, c.taskhash, sstateName(c.recipe, c.task), compression);
         if (existsSync(path)) found.add(id);
         else remote.push({ key: id, rel: relative(sstateDir, path), path });
       }

@@ -23,6 +23,8 @@ export interface SstateTask {
   /** One manifest per input/output pair: `${SSTATE_MANIFESTS}/manifest-<arch>-<pn>.<task>[.<n>]`. */
   manifests: string[];
   object: string;
+  /** SSTATE_ALLOW_OVERLAP_FILES: paths (or directories) two recipes may both install. */
+  allowOverlap: string[];
 }
 
 export function objectPath(sstateDir: string, pkgspec: string, taskhash: string, task: string, compression: Compression = "zstd"): string {
@@ -55,7 +57,9 @@ export function sstateTaskOf(d: DataStore, task: string): SstateTask | undefined
     outputdirs,
     plaindirs: words(d.getVarFlag(task, "sstate-plaindirs")),
     manifests: outputdirs.map((_, i) => (i === 0 ? base : `${base}.${i}`)),
-    object: objectPath(String(d.getVar("SSTATE_DIR")), String(d.getVar("SSTATE_PKGSPEC") ?? ""), taskhash, task, compressionFor(d)),
+    // [sstate-name] names the object (OE: "populate_sysroot"); the task name otherwise
+    object: objectPath(String(d.getVar("SSTATE_DIR")), String(d.getVar("SSTATE_PKGSPEC") ?? ""), taskhash, String(d.getVarFlag(task, "sstate-name") ?? task), compressionFor(d)),
+    allowOverlap: words(d.getVar("SSTATE_ALLOW_OVERLAP_FILES")),
   };
 }
 

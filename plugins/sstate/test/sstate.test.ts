@@ -145,6 +145,33 @@ describe("@kiln/sstate", () => {
     expect(existsSync("/tmp/kiln-sstate-absolute.txt")).toBe(false);
   });
 
+  it("SSTATE_ALLOW_OVERLAP_FILES lets two recipes install the same path", async () => {
+    write("meta-s/recipes/clash_1.0.bb", `inherit stage\ndo_compile() {\n\techo clash > \${B}/built.txt\n}\ndo_compile[dirs] = "\${B}"\ndo_populate_sysroot() {\n\tmkdir -p \${STAGE_OUT}/usr/share/lib\n\tcp \${B}/built.txt \${STAGE_OUT}/usr/share/lib/lib.txt\n}\n`);
+    writeFileSync(join(root, "build/conf/local.conf"), `MACHINE = "m1"\nLIBFLAGS ?= "-O2"\nSSTATE_ALLOW_OVERLAP_FILES = "\${TMPDIR}/shared-sysroot/usr/share/lib"\n`);
+    expect((await build("lib")).done.failed).toBe(0);
+    expect((await build("clash")).done.failed).toBe(0);
+    expect(readFileSync(sysroot("usr/share/lib/lib.txt"), "utf8")).toBe("clash\n");
+  });
+
+  it("[sstate-name] names the object", async () => {
+    writeFileSync(join(root, "meta-s/recipes/lib_1.0.bb"), readFileSync(join(root, "meta-s/recipes/lib_1.0.bb"), "utf8") + `do_populate_sysroot[sstate-name] = "sysroot-files"\n`);
+    expect((await build("lib")).done.failed).toBe(0);
+    expect(objects().map((o) => o.replace(/.*_/, "_"))).toEqual(["_sysroot-files.tar.zst"]);
+    rmSync(join(root, "build", "tmp"), { recursive: true, force: true });
+    expect((await build("lib")).started).toEqual(["lib:do_populate_sysroot_setscene"]);
+  });
+
+  it("a truncated object is detected and not used", async () => {
+    await build("lib");
+    const [obj] = objects();
+    const buf = readFileSync(obj);
+    writeFileSync(obj, buf.subarray(0, buf.length >> 1));
+    rmSync(join(root, "build", "tmp"), { recursive: true, force: true });
+    const again = await build("lib");
+    expect(again.started).toContain("lib:do_compile");
+    expect(existsSync(`${obj}.bad`)).toBe(true);
+  });
+
   it("two recipes installing the same path into a shared tree is an error naming both", async () => {
     write("meta-s/recipes/clash_1.0.bb", `inherit stage\nSTAGE_NAME = "lib"\ndo_compile() {\n\techo clash > \${B}/built.txt\n}\ndo_compile[dirs] = "\${B}"\ndo_populate_sysroot() {\n\tmkdir -p \${STAGE_OUT}/usr/share/lib\n\tcp \${B}/built.txt \${STAGE_OUT}/usr/share/lib/lib.txt\n}\n`);
     expect((await build("lib")).done.failed).toBe(0);

@@ -82,11 +82,13 @@ export function recipeInfo(d: DataStore, file: string, appends: string[]): Recip
     }
     return out;
   };
+  // plugins' flags kept in the index too (KILN_INDEX_FLAGS, e.g. the sstate plugin's sstate-name)
+  const indexFlags = [...TASK_FLAGS, ...words(d.getVar("KILN_INDEX_FLAGS"))];
   const tasks: TaskInfo[] = skipped
     ? []
     : listTasks(d).map((name) => {
         const flags: Record<string, string> = {};
-        for (const f of TASK_FLAGS) {
+        for (const f of indexFlags) {
           const v = d.getVarFlag(name, f);
           if (v !== undefined && v !== null && v !== "") flags[f] = String(v);
         }

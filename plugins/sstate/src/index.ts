@@ -159,7 +159,8 @@ export const plugin: KilnPlugin<Kiln> = {
       const mirrors = parseMirrors(config.getVar("SSTATE_MIRRORS"), (m) =>
         kiln.hooks.log.call({ type: "Log", level: "warn", message: m, time: Date.now() }),
       );
-      const hits = await findOnMirrors(remote, mirrors);
+      const timeout = Number(config.getVar("SSTATE_MIRROR_TIMEOUT") ?? "") * 1000;
+      const hits = await findOnMirrors(remote, mirrors, 32, timeout > 0 ? timeout : undefined);
       for (const r of remote) {
         const url = hits.get(r.key);
         if (!url) continue;

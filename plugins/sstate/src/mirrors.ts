@@ -3,8 +3,8 @@
  * an object `file://<shard>/<name>` matching REGEX may be found at URL with `PATH`
  * replaced by `<shard>/<name>`. `file://` and `http(s)://` URLs. Availability is
  * checked for many objects at once with bounded concurrency (Node's fetch keeps
- * connections alive); a mirror that errs, times out or says 404/500 just doesn't
- * have the object.
+ * connections alive); a mirror that errs, times out (SSTATE_MIRROR_TIMEOUT seconds,
+ * default 10) or says 404/500 just doesn't have the object.
  */
 import { copyFileSync, createWriteStream, existsSync, rmSync } from "node:fs";
 import { Readable } from "node:stream";
@@ -39,13 +39,14 @@ export function mirrorUrls(mirrors: Mirror[], rel: string): string[] {
   return mirrors.filter((m) => m.pattern.test(local)).map((m) => m.url.replaceAll("PATH", rel.split("/").map(encodeURIComponent).join("/")));
 }
 
-const HEAD_TIMEOUT_MS = 10_000;
+/** How long an availability check waits (SSTATE_MIRROR_TIMEOUT, seconds). */
+export const DEFAULT_HEAD_TIMEOUT_MS = 10_000;
 const GET_TIMEOUT_MS = 120_000;
 
-export async function urlExists(url: string): Promise<boolean> {
+export async function urlExists(url: string, timeoutMs = DEFAULT_HEAD_TIMEOUT_MS): Promise<boolean> {
   if (url.startsWith("file://")) return existsSync(fileURLToPath(url));
   try {
-    const res = await fetch(url, { method: "HEAD", signal: AbortSignal.timeout(HEAD_TIMEOUT_MS) });
+    const res = await fetch(url, { method: "HEAD", signal: AbortSignal.timeout(timeoutMs) });
     return res.ok;
   } catch {
     return false;
@@ -69,7 +70,7 @@ export async function download(url: string, dest: string): Promise<void> {
 }
 
 /** For each item, the first mirror URL holding its object; items run `concurrency` at a time. */
-export async function findOnMirrors<K>(items: { key: K; rel: string }[], mirrors: Mirror[], concurrency = 32): Promise<Map<K, string>> {
+export async function findOnMirrors<K>(items: { key: K; rel: string }[], mirrors: Mirror[], concurrency = 32, timeoutMs = DEFAULT_HEAD_TIMEOUT_MS): Promise<Map<K, string>> {
   const found = new Map<K, string>();
   if (!mirrors.length) return found;
   let next = 0;
@@ -77,7 +78,7 @@ export async function findOnMirrors<K>(items: { key: K; rel: string }[], mirrors
     while (next < items.length) {
       const item = items[next++];
       for (const url of mirrorUrls(mirrors, item.rel)) {
-        if (await urlExists(url)) {
+        if (await urlExists(url, timeoutMs)) {
           found.set(item.key, url);
           break;
         }

@@ -16,13 +16,14 @@ import { build, writeLayer } from "./layer.js";
 let first: string;
 let server: Server;
 let port: number;
-let mode: "serve" | "404" | "500" | "corrupt" = "serve";
+let mode: "serve" | "404" | "500" | "corrupt" | "hang" = "serve";
 const requests: string[] = [];
 
 function serve(dir: string): Promise<Server> {
   const s = createServer((req, res) => {
     const path = join(dir, decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname));
     requests.push(`${req.method} ${req.url}`);
+    if (mode === "hang") return; // never answers
     if (mode === "404" || !path.startsWith(dir) || !existsSync(path) || !statSync(path).isFile()) {
       res.writeHead(mode === "500" ? 500 : 404).end();
       return;
@@ -48,13 +49,14 @@ beforeAll(async () => {
   port = (server.address() as AddressInfo).port;
 });
 afterAll(async () => {
+  server.closeAllConnections();
   await new Promise((r) => server.close(r));
   if (!process.env.KILN_KEEP_TMP) rmSync(first, { recursive: true, force: true });
 });
 
-function secondMachine(mirrors: string): string {
+function secondMachine(mirrors: string, extra = ""): string {
   const root = mkdtempSync(join(tmpdir(), "kiln-sstate-second-"));
-  writeLayer(root, `SSTATE_MIRRORS = "${mirrors}"`);
+  writeLayer(root, `SSTATE_MIRRORS = "${mirrors}"\n${extra}`);
   return root;
 }
 
@@ -102,9 +104,9 @@ describe("SSTATE_MIRRORS", () => {
     }
   });
 
-  it.each(["404", "500", "corrupt"] as const)("a mirror answering %s is not used: the build runs for real and caches nothing bad", async (m) => {
+  it.each(["404", "500", "corrupt", "hang"] as const)("a mirror answering %s is not used: the build runs for real and caches nothing bad", async (m) => {
     mode = m;
-    const root = secondMachine(`file://.* http://127.0.0.1:${port}/PATH`);
+    const root = secondMachine(`file://.* http://127.0.0.1:${port}/PATH`, `SSTATE_MIRROR_TIMEOUT = "1"`);
     try {
       const r = await build(root);
       expect(r.done.failed, JSON.stringify(r.failed)).toBe(0);

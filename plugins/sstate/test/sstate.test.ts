@@ -161,6 +161,20 @@ describe("@kiln/sstate", () => {
     expect((await build("lib")).started).toEqual(["lib:do_populate_sysroot_setscene"]);
   });
 
+  it("[sstate-plaindirs] are archived and put back where they were", async () => {
+    writeFileSync(
+      join(root, "meta-s/recipes/lib_1.0.bb"),
+      readFileSync(join(root, "meta-s/recipes/lib_1.0.bb"), "utf8") +
+        `do_populate_sysroot:append() {\n\tmkdir -p \${WORKDIR}/plain-out\n\techo kept > \${WORKDIR}/plain-out/note\n}\ndo_populate_sysroot[sstate-plaindirs] = "\${WORKDIR}/plain-out"\n`,
+    );
+    expect((await build("lib")).done.failed).toBe(0);
+    rmSync(join(root, "build", "tmp"), { recursive: true, force: true });
+    expect((await build("lib")).started).toEqual(["lib:do_populate_sysroot_setscene"]);
+    const work = readdirSync(join(root, "build/tmp/work"), { recursive: true }).map(String).find((f) => f.endsWith("plain-out/note"));
+    expect(work).toBeDefined();
+    expect(readFileSync(join(root, "build/tmp/work", work as string), "utf8")).toBe("kept\n");
+  });
+
   it("a truncated object is detected and not used", async () => {
     await build("lib");
     const [obj] = objects();

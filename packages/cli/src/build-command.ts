@@ -3,7 +3,7 @@
  * -n (what would run) or a real build with a reporter attached. Ctrl-C / SIGTERM
  * stop the running tasks; their stamps are not written.
  */
-import { Kiln, planRun, UsageError, writeGraphFiles, type KilnOptions } from "@kiln/core";
+import { Kiln, UsageError, writeGraphFiles, type KilnOptions } from "@kiln/core";
 import { EXIT } from "./errors.js";
 import type { Output } from "./output.js";
 import { attachReporter, reporterKind } from "./reporters/index.js";
@@ -81,9 +81,13 @@ export async function buildCommand(ctx: BuildContext, o: BuildCommandOptions): P
   }
   if (o.signatures === "printdiff") return printdiff(ctx, kiln, graph, o.force);
   if (o.dryRun) {
-    const plan = planRun(graph, o.force, false);
-    plan.toRun.forEach((n, i) => ctx.io.out(`NOTE: Running task ${i + 1} of ${plan.toRun.length}: ${n.id} (dry run)\n`));
-    ctx.io.out(`NOTE: Tasks Summary: ${graph.nodes.length} tasks, ${plan.toRun.length} would run, ${graph.nodes.length - plan.toRun.length} are current (dry run).\n`);
+    const plan = await kiln.dryRun(graph, { force: o.force, setsceneOnly: o.setsceneOnly, skipSetscene: o.skipSetscene });
+    const total = plan.setscene.length + plan.run.length;
+    [...plan.setscene, ...plan.run.map((n) => n.id)].forEach((id, i) => ctx.io.out(`NOTE: Running task ${i + 1} of ${total}: ${id} (dry run)\n`));
+    ctx.io.out(
+      `NOTE: Tasks Summary: ${graph.nodes.length} tasks, ${plan.run.length} would run, ${plan.setscene.length} would be restored from shared state, ` +
+        `${graph.nodes.length - plan.run.length} need no real run (dry run).\n`,
+    );
     return graph.errors.length ? EXIT.FAILED : EXIT.OK;
   }
 

@@ -63,6 +63,17 @@ describe("kiln sstate", () => {
     expect(objects()).toHaveLength(0);
   });
 
+  it("-n shows what shared state would restore and what would still run, and changes nothing", async () => {
+    expect((await kiln(["hi"])).code).toBe(0);
+    rmSync(join(root, "build", "tmp"), { recursive: true, force: true });
+    const dry = await kiln(["-n", "hi"]);
+    expect(dry.code, dry.out).toBe(0);
+    expect(dry.out).toMatch(/: hi:do_populate_sysroot_setscene \(dry run\)$/m);
+    expect(dry.out).not.toMatch(/hi:do_(compile|install) \(dry run\)/);
+    expect(dry.out).toContain("1 would be restored from shared state");
+    expect(readdirSync(join(root, "build")).includes("tmp") ? readdirSync(join(root, "build", "tmp")).filter((f) => f !== "cache") : []).toEqual([]);
+  });
+
   it("prune without a criterion is a usage error", async () => {
     expect((await kiln(["sstate", "prune"])).code).toBe(2);
   });

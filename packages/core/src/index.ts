@@ -25,7 +25,7 @@ export { Providers, type Resolution } from "./tasks/providers.js";
 export { buildTaskGraph, type TaskGraph, type TaskNode, type GraphOptions } from "./tasks/graph.js";
 export { parseTarget, taskName, type TargetSpec } from "./tasks/targets.js";
 export { taskDependsDot, pnBuildlist, writeGraphFiles } from "./tasks/dot.js";
-export { runTasks, planRun, remainingPath, type RunOptions, type RunEnvironment, type RunPlan } from "./run/runqueue.js";
+export { runTasks, planRun, dryRun, remainingPath, type RunOptions, type RunEnvironment, type RunPlan, type DryRunPlan } from "./run/runqueue.js";
 export { stampFile, currentTasks } from "./run/stamps.js";
 export { shellScript, reachedFunctions, exportedVariables } from "./run/shell.js";
 export { withLocks } from "./run/locks.js";

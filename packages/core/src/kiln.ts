@@ -18,7 +18,7 @@ import type { ParseOutcome } from "./parse/jobs.js";
 import { parseInParallel } from "./parse/pool.js";
 import { ParseSession, parseRecipeFile } from "./parse/recipe.js";
 import type { BuildCompletedEvent } from "./run/events.js";
-import { runTasks, type RunOptions } from "./run/runqueue.js";
+import { dryRun, runTasks, type DryRunPlan, type RunOptions } from "./run/runqueue.js";
 import { buildTaskGraph, type GraphOptions, type TaskGraph, type TaskNode } from "./tasks/graph.js";
 import { taskBasehashes, type BasehashDetails } from "./sig/basehash.js";
 import { initShellParser } from "./deps/shell.js";
@@ -258,6 +258,17 @@ export class Kiln {
   threads(): number {
     const v = Number.parseInt(String(this.configuration().d.getVar("BB_NUMBER_THREADS") ?? ""), 10);
     return Number.isInteger(v) && v > 0 ? v : Math.max(1, availableParallelism());
+  }
+
+  /** What `build` would do (setscene restores included), changing nothing: `-n`. */
+  async dryRun(graph: TaskGraph, options: BuildOptions = {}): Promise<DryRunPlan> {
+    await initShellParser();
+    const config = this.configuration();
+    return dryRun(
+      graph,
+      { hooks: this.hooks, config: config.d, recipeData: (node) => this.recipeData(node) },
+      { ...options, threads: options.threads ?? this.threads(), plugins: (name: string) => this.plugins.get(name) },
+    );
   }
 
   /** Run the tasks of a graph that are not current. */

@@ -134,6 +134,80 @@ export function planRun(graph: TaskGraph, force = false, invalidate = false): Ru
   return { toRun: graph.nodes.filter((n) => !current[n.index]), current };
 }
 
+interface SetscenePhase {
+  done: boolean[];
+  toRun: TaskNode[];
+  setsceneRan: number;
+  /** BB_SETSCENE_ENFORCE: tasks that would have had to run for real. */
+  refused: string[];
+}
+
+/**
+ * The scenequeue, then what is left for real tasks: covered and unneeded tasks are
+ * done; --setscene-only and BB_SETSCENE_ENFORCE leave nothing to run.
+ */
+async function setscenePhase(
+  graph: TaskGraph,
+  env: RunEnvironment,
+  options: RunOptions,
+  current: boolean[],
+  planned: TaskNode[],
+  api: ReturnType<typeof taskJsApi>,
+  runSetscene: (node: TaskNode) => Promise<boolean>,
+): Promise<SetscenePhase> {
+  const { nodes } = graph;
+  const done = [...current];
+  let toRun = planned;
+  let setsceneRan = 0;
+  if (nodes.some(hasSetscene)) {
+    let covered: Set<number>;
+    if (options.skipSetscene) {
+      covered = new Set(nodes.filter((n) => hasSetscene(n) && setsceneStampPresent(n)).map((n) => n.index));
+    } else {
+      const result = await runScenequeue(
+        graph,
+        current,
+        { hooks: env.hooks, config: env.config, api, runSetscene },
+        { threads: options.threads, signal: options.signal ?? new AbortController().signal },
+      );
+      covered = result.covered;
+      setsceneRan = result.ran;
+    }
+    const needed = neededTasks(graph, covered);
+    for (const n of nodes) if (covered.has(n.index) || !needed[n.index]) done[n.index] = true;
+    toRun = nodes.filter((n) => !done[n.index]);
+  }
+  if (options.setsceneOnly) {
+    for (const n of toRun) done[n.index] = true;
+    toRun = [];
+  }
+  const enforced = enforceSetscene(env.config, toRun);
+  if (enforced.active) {
+    for (const n of toRun) done[n.index] = true;
+    toRun = [];
+  }
+  return { done, toRun, setsceneRan, refused: enforced.refused };
+}
+
+export interface DryRunPlan {
+  /** Setscene tasks that would restore outputs (ids of their `_setscene` tasks). */
+  setscene: string[];
+  /** Real tasks that would run, in dependency order. */
+  run: TaskNode[];
+}
+
+/** -n: what a build would do — setscene restores included — changing nothing. */
+export async function dryRun(graph: TaskGraph, env: RunEnvironment, options: Omit<RunOptions, "env" | "targets"> & Partial<RunOptions>): Promise<DryRunPlan> {
+  const { current, toRun } = planRun(graph, options.force, false);
+  const api = taskJsApi({ note: () => undefined, warn: () => undefined, debug: () => undefined }, options.plugins);
+  const setscene: string[] = [];
+  const phase = await setscenePhase(graph, env, { env: {}, targets: [], ...options }, current, toRun, api, async (node) => {
+    setscene.push(setsceneNode(node).id);
+    return true;
+  });
+  return { setscene: setscene.sort(), run: phase.toRun };
+}
+
 export async function runTasks(graph: TaskGraph, env: RunEnvironment, options: RunOptions): Promise<BuildCompletedEvent> {
   const { hooks } = env;
   const started = Date.now();
@@ -165,64 +239,30 @@ export async function runTasks(graph: TaskGraph, env: RunEnvironment, options: R
   // setscene first: what it covers, and what only covered tasks needed, does not run
   let number = 0;
   const stamps = new StampWriter();
-  const done = [...current];
-  const setsceneFailures: string[] = [];
-  let setsceneRan = 0;
-  if (nodes.some(hasSetscene)) {
-    let covered: Set<number>;
-    if (options.skipSetscene) {
-      covered = new Set(nodes.filter((n) => hasSetscene(n) && setsceneStampPresent(n)).map((n) => n.index));
-    } else {
-      const result = await runScenequeue(
-        graph,
-        current,
-        {
-          hooks,
-          config: env.config,
-          api,
-          runSetscene: async (node) => {
-            const sq = setsceneNode(node);
-            number++;
-            const mine = number;
-            const handle = startTask(sq, { hooks, env: options.env, signal, plugins: options.plugins, recipeData: env.recipeData }, () => ({
-              number: mine,
-              // setscene tasks are counted with the real ones: N of M stays N <= M
-              toRun: Math.max(mine, toRun.length),
-            }));
-            try {
-              await handle.done;
-            } catch {
-              setsceneFailures.push(sq.id);
-              hooks.log.call({ type: "Log", level: "warn", message: `Setscene task ${sq.id} failed; the real task ${node.id} will run instead`, time: Date.now() });
-              return false;
-            }
-            await stamps.write(sq);
-            hooks.setsceneHit.call(taskRef(node));
-            return true;
-          },
-        },
-        { threads: options.threads, signal },
-      );
-      covered = result.covered;
-      setsceneRan = result.ran;
+  const phase = await setscenePhase(graph, env, options, current, toRun, api, async (node) => {
+    const sq = setsceneNode(node);
+    number++;
+    const mine = number;
+    const handle = startTask(sq, { hooks, env: options.env, signal, plugins: options.plugins, recipeData: env.recipeData }, () => ({
+      number: mine,
+      // setscene tasks are counted with the real ones: N of M stays N <= M
+      toRun: Math.max(mine, toRun.length),
+    }));
+    try {
+      await handle.done;
+    } catch {
+      hooks.log.call({ type: "Log", level: "warn", message: `Setscene task ${sq.id} failed; the real task ${node.id} will run instead`, time: Date.now() });
+      return false;
     }
-    const needed = neededTasks(graph, covered);
-    for (const n of nodes) if (covered.has(n.index) || !needed[n.index]) done[n.index] = true;
-    toRun = nodes.filter((n) => !done[n.index]);
-  }
-  if (options.setsceneOnly) {
-    for (const n of toRun) done[n.index] = true;
-    toRun = [];
-  }
-  const enforced = enforceSetscene(env.config, toRun);
-  if (enforced.refused.length) {
-    for (const id of enforced.refused) {
-      hooks.log.call({ type: "Log", level: "error", message: `Task ${id} was not restored from shared state but BB_SETSCENE_ENFORCE is set`, time: Date.now() });
-    }
-  }
-  if (enforced.active) {
-    for (const n of toRun) done[n.index] = true;
-    toRun = [];
+    await stamps.write(sq);
+    hooks.setsceneHit.call(taskRef(node));
+    return true;
+  });
+  const { done, setsceneRan } = phase;
+  toRun = phase.toRun;
+  const enforced = { refused: phase.refused };
+  for (const id of enforced.refused) {
+    hooks.log.call({ type: "Log", level: "error", message: `Task ${id} was not restored from shared state but BB_SETSCENE_ENFORCE is set`, time: Date.now() });
   }
 
   const prio = remainingPath(nodes);

@@ -7,6 +7,8 @@
  * default 10) or says 404/500 just doesn't have the object.
  */
 import { copyFileSync, createWriteStream, existsSync, rmSync } from "node:fs";
+import http from "node:http";
+import https from "node:https";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
@@ -43,14 +45,36 @@ export function mirrorUrls(mirrors: Mirror[], rel: string): string[] {
 export const DEFAULT_HEAD_TIMEOUT_MS = 10_000;
 const GET_TIMEOUT_MS = 120_000;
 
-export async function urlExists(url: string, timeoutMs = DEFAULT_HEAD_TIMEOUT_MS): Promise<boolean> {
-  if (url.startsWith("file://")) return existsSync(fileURLToPath(url));
-  try {
-    const res = await fetch(url, { method: "HEAD", signal: AbortSignal.timeout(timeoutMs) });
-    return res.ok;
-  } catch {
-    return false;
-  }
+// HEAD through node:http with keep-alive agents: Node's fetch closes the connection
+// after every HEAD response (undici), which made 5000 checks take 3 s instead of < 1 s
+const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 32 }), https: new https.Agent({ keepAlive: true, maxSockets: 32 }) };
+
+export function urlExists(url: string, timeoutMs = DEFAULT_HEAD_TIMEOUT_MS): Promise<boolean> {
+  if (url.startsWith("file://")) return Promise.resolve(existsSync(fileURLToPath(url)));
+  const secure = url.startsWith("https:");
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (ok: boolean) => {
+      if (!settled) {
+        settled = true;
+        resolve(ok);
+      }
+    };
+    try {
+      const req = (secure ? https : http).request(url, { method: "HEAD", agent: secure ? agents.https : agents.http, timeout: timeoutMs }, (res) => {
+        res.resume();
+        done((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300);
+      });
+      req.on("timeout", () => {
+        req.destroy();
+        done(false);
+      });
+      req.on("error", () => done(false));
+      req.end();
+    } catch {
+      done(false);
+    }
+  });
 }
 
 /** Copy or download `url` to `dest` (the caller verifies and renames); throws when it cannot. */

@@ -45,6 +45,10 @@ function layer(local = "", sstateDir?: string): string {
     `inherit rec\nBIG ?= "0"\ndo_compile() {\n\techo '#define GREETING "hello"' > greet.h\n\tif [ "\${BIG}" != "0" ]; then head -c \${BIG} /dev/urandom > big.bin; fi\n}\ndo_install() {\n\tinstall -d \${D}\${includedir} \${D}\${datadir}/greet\n\tinstall -m 644 greet.h \${D}\${includedir}/greet.h\n\tif [ -f big.bin ]; then cp big.bin \${D}\${datadir}/greet/; fi\n}\n`,
   );
   write(
+    "meta-e/recipes/bootimg_1.0.bb",
+    `inherit rec\ndo_compile() {\n\techo "boot image" > boot.img\n}\ndo_deploy() {\n\tinstall -m 644 boot.img \${DEPLOYDIR}/boot-\${MACHINE}.img\n}\naddtask deploy after do_compile before do_build\n`,
+  );
+  write(
     "meta-e/recipes/greeter_1.0.bb",
     `inherit rec\nDEPENDS = "libgreet"\ndo_compile() {\n\t{ echo "#!/bin/sh"; echo "echo $(sed -n 's/.*GREETING //p' \${STAGING_DIR_HOST}\${includedir}/greet.h) from greeter"; } > greeter\n}\ndo_install() {\n\tinstall -d \${D}\${datadir}/greeter\n\tinstall -m 755 greeter \${D}\${datadir}/greeter/greeter\n}\n`,
   );
@@ -117,6 +121,21 @@ describe("shared state end to end (issue #5)", () => {
     } finally {
       await new Promise((r) => server.close(r));
     }
+  });
+
+  it("do_deploy output lands in DEPLOY_DIR_IMAGE and comes back from shared state", async () => {
+    const root = layer();
+    expect((await kiln(root, ["bootimg"])).code).toBe(0);
+    const images = join(root, "build", "tmp", "deploy", "images");
+    const machine = readdirSync(images)[0];
+    const img = join(images, machine, `boot-${machine}.img`);
+    expect(readFileSync(img, "utf8")).toBe("boot image\n");
+    rmSync(join(root, "build", "tmp"), { recursive: true, force: true });
+    const again = await kiln(root, ["bootimg"]);
+    expect(again.code, again.out).toBe(0);
+    expect(again.record).toEqual([]);
+    expect(again.out).toMatch(/bootimg:do_deploy_setscene/);
+    expect(readFileSync(img, "utf8")).toBe("boot image\n");
   });
 
   it("kill -9 while an object is being written leaves no partial object; the next build makes a good one", async () => {

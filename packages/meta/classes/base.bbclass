@@ -60,6 +60,17 @@ do_populate_sysroot[sstate-outputdirs] = "${STAGING_DIR_HOST}"
 SSTATETASKS += "do_populate_sysroot"
 addtask populate_sysroot_setscene
 
+# The second shared state task: a recipe that deploys (kernels, boot loaders, images)
+# adds `addtask deploy after do_compile before do_build` and writes into ${DEPLOYDIR};
+# shared state archives that and merges it into DEPLOY_DIR_IMAGE with a manifest.
+DEPLOYDIR = "${WORKDIR}/deploy-${PN}"
+SSTATETASKS += "do_deploy"
+do_deploy[sstate-inputdirs] = "${DEPLOYDIR}"
+do_deploy[sstate-outputdirs] = "${DEPLOY_DIR_IMAGE}"
+do_deploy[dirs] = "${B}"
+do_deploy[cleandirs] = "${DEPLOYDIR}"
+addtask deploy_setscene
+
 do_build[noexec] = "1"
 addtask build after do_populate_sysroot
 

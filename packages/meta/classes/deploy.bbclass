@@ -1,10 +1,2 @@
-# deploy: a recipe that puts files into DEPLOY_DIR_IMAGE (kernels, boot loaders,
-# images) writes them to ${DEPLOYDIR} in its do_deploy; shared state archives that
-# and merges it into DEPLOY_DIR_IMAGE with a manifest (as OpenEmbedded's deploy class).
-DEPLOYDIR = "${WORKDIR}/deploy-${PN}"
-SSTATETASKS += "do_deploy"
-do_deploy[sstate-inputdirs] = "${DEPLOYDIR}"
-do_deploy[sstate-outputdirs] = "${DEPLOY_DIR_IMAGE}"
-do_deploy[dirs] = "${B}"
-do_deploy[cleandirs] = "${DEPLOYDIR}"
-addtask deploy_setscene
+# deploy: kept for layers written for OpenEmbedded, which `inherit deploy`; the
+# do_deploy shared state settings live in base.bbclass.

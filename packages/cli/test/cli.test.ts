@@ -170,3 +170,13 @@ describe("the kiln executable", () => {
     expect(r.exitCode).toBe(2);
   });
 });
+
+describe("parsing on worker threads through the CLI", () => {
+  it("kiln -p parses a layer big enough for worker threads (options handed to workers must be cloneable)", async () => {
+    for (let i = 0; i < 260; i++) write(`meta-x/recipes/many${i}_1.0.bb`, `SUMMARY = "recipe ${i}"\n`);
+    const r = await kiln(["-p"]);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/262 recipes, 262 parsed, 0 from cache/);
+  });
+});

@@ -132,7 +132,7 @@ export class Kiln {
     const cached = infos.length;
 
     const outcomes: ParseOutcome[] = todo.length
-      ? await parseInParallel(config, this.options, todo, this.options.threads)
+      ? await parseInParallel(config, configOptions(this.options), todo, this.options.threads)
       : [];
     const errors: RecipeError[] = [];
     for (const o of outcomes) {
@@ -323,6 +323,11 @@ export class Kiln {
 export interface BuildOptions extends Omit<RunOptions, "env" | "targets" | "threads"> {
   /** Parallel tasks; default BB_NUMBER_THREADS, else the number of cores. */
   threads?: number;
+}
+
+/** What worker threads need to load the same configuration: only cloneable settings (no plugins or importers). */
+function configOptions(o: KilnOptions): LoadConfigOptions {
+  return { cwd: o.cwd, env: o.env, history: o.history, prefiles: o.prefiles, postfiles: o.postfiles };
 }
 
 export function newDataStore(history = false): DataStore {

@@ -8,7 +8,7 @@ import { recipeInfo, type RecipeInfo } from "../layers/recipe-info.js";
 import { FileStamps, type FileStamp } from "../cache/parse-cache.js";
 import { ParseSession, parseRecipeFile } from "./recipe.js";
 import { withStableTree } from "./files.js";
-import { taskBasehashes } from "../sig/basehash.js";
+import { taskBasehashValues } from "../sig/basehash.js";
 import { checksumFiles } from "../sig/file-checksums.js";
 import type { DataStore } from "../data/datastore.js";
 
@@ -19,7 +19,7 @@ export function indexInfo(d: DataStore, file: string, appends: string[]): Recipe
   const basehashes: Record<string, string> = {};
   // BitBake reports undeterminable dependencies at debug level; kiln's debug switch is KILN_DEBUG
   const debug = process.env.KILN_DEBUG ? (m: string) => process.stderr.write(`DEBUG: ${file}: ${m}\n`) : undefined;
-  for (const [task, details] of taskBasehashes(d, debug)) basehashes[task] = details.basehash;
+  for (const [task, hash] of taskBasehashValues(d, debug)) basehashes[task] = hash;
   return { ...info, basehashes, checksumFiles: checksumFiles(d) };
 }
 

@@ -28,6 +28,25 @@ export function sha256hex(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
 
+/** The hash alone, streamed (what the parse index keeps): no detail objects are built. */
+function basehashOnly(task: string, table: DependencyTable): string {
+  const h = createHash("sha256");
+  h.update(`${SIGGEN_VERSION}\u0000${task}\u0000${table.get(task).value ?? ""}`);
+  for (const dep of [...table.closure(task)].sort()) {
+    const value = table.get(dep).value;
+    h.update(`\u0000${dep}\u0000${value === null ? "\u0000unset" : value}`);
+  }
+  return h.digest("hex");
+}
+
+/** basehash of every task of a parsed recipe (the index's; details are built only for siginfo). */
+export function taskBasehashValues(d: DataStore, debug?: (m: string) => void): Map<string, string> {
+  const table = new DependencyTable(dependencyContext(d, debug));
+  const out = new Map<string, string>();
+  for (const task of listTasks(d)) out.set(task, basehashOnly(task, table));
+  return out;
+}
+
 function basehashOf(task: string, table: DependencyTable): BasehashDetails {
   const own = table.get(task);
   const taskdeps = [...table.closure(task)].sort();

@@ -6,7 +6,8 @@
  * own `import`, so the packages it ships resolve). Two plugins with one name are
  * an error. Every tap is wrapped so that a throw names the plugin and the hook.
  */
-import { isAbsolute, resolve } from "node:path";
+import { createRequire } from "node:module";
+import { isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { KilnError, LayerError } from "./errors.js";
 
@@ -30,8 +31,30 @@ function pluginOf(mod: unknown): KilnPlugin | undefined {
   return undefined;
 }
 
+/**
+ * Without a host importer: from core itself, else resolved from TOPDIR or the
+ * current directory (a project that installs kiln and its plugins side by side).
+ */
+function defaultImporter(topdir: string): PluginImporter {
+  return async (spec) => {
+    try {
+      return await import(spec);
+    } catch (first) {
+      for (const base of [topdir, process.cwd()]) {
+        try {
+          const path = createRequire(join(base, "noop.js")).resolve(spec);
+          return await import(pathToFileURL(path).href);
+        } catch {
+          // not there either
+        }
+      }
+      throw first;
+    }
+  };
+}
+
 /** Import every entry of KILN_PLUGINS and check it is a plugin; duplicates are an error. */
-export async function importPlugins(specs: string[], topdir: string, importer: PluginImporter = (s) => import(s)): Promise<KilnPlugin[]> {
+export async function importPlugins(specs: string[], topdir: string, importer: PluginImporter = defaultImporter(topdir)): Promise<KilnPlugin[]> {
   const out: KilnPlugin[] = [];
   const byName = new Map<string, string>();
   for (const spec of specs) {

@@ -42,3 +42,4 @@ export { readSiginfo, writeSiginfo, findSiginfos, siginfoPath, buildSiginfo, dep
 export { compareSiginfo, describeSiginfo } from "./sig/compare.js";
 export { importPlugins, HookError, type KilnPlugin, type PluginImporter } from "./plugins.js";
 export { hasSetscene, setsceneNode, type SetsceneCandidate } from "./run/scenequeue.js";
+export { extractTarStream } from "./util/safe-tar.js";

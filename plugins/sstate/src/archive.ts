@@ -9,11 +9,11 @@
  * lzma-native compresses xz in process.
  */
 import { execa } from "execa";
-import { createReadStream, createWriteStream, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
-import { dirname, isAbsolute, join, normalize, posix, relative, resolve } from "node:path";
+import { createReadStream, createWriteStream, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import tar from "tar-stream";
-import { KilnError } from "@kiln/core";
+import { extractTarStream } from "@kiln/core";
 
 export interface ArchiveRoot {
   /** The member prefix inside the archive (`inputs/0`). */
@@ -124,57 +124,16 @@ export async function createArchive(roots: ArchiveRoot[], out: string, options: 
   await Promise.all([feed, pipeline(pack, z.input), written, z.done]);
 }
 
-/** A member name made safe to join under a destination, or an error naming it. */
-function safeName(archive: string, name: string): string {
-  const n = posix.normalize(name.replace(/\/+$/, ""));
-  if (isAbsolute(name) || n === ".." || n.startsWith("../") || n.split("/").includes("..")) {
-    throw new KilnError("FATAL", `sstate object ${archive}: member '${name}' escapes its directory`);
-  }
-  return n;
-}
-
 /**
- * Extract a zstd tar into `dest` (created; must not exist), refusing members that
- * escape it. On any failure `dest` is removed: nothing half-written is left.
+ * Extract a compressed tar into `dest` (created; must not exist), refusing members
+ * that escape it (core's extractTarStream). On any failure `dest` is removed:
+ * nothing half-written is left.
  */
 export async function extractArchive(archive: string, dest: string): Promise<void> {
   mkdirSync(dest, { recursive: false });
-  const root = resolve(dest);
   try {
     const z = await decompressor(archive);
-    const extract = tar.extract();
-    const done = (async () => {
-      for await (const entry of extract) {
-        const h = entry.header;
-        const name = safeName(archive, h.name);
-        const target = join(root, name);
-        if (name === "." || target === root) {
-          entry.resume();
-          continue;
-        }
-        mkdirSync(dirname(target), { recursive: true });
-        if (h.type === "directory") {
-          mkdirSync(target, { recursive: true });
-          entry.resume();
-        } else if (h.type === "symlink") {
-          const link = h.linkname ?? "";
-          const points = isAbsolute(link) ? normalize(link) : resolve(dirname(target), link);
-          if (isAbsolute(link) || relative(root, points).startsWith("..")) {
-            throw new KilnError("FATAL", `sstate object ${archive}: link '${h.name}' -> '${link}' points outside its directory`);
-          }
-          symlinkSync(link, target);
-          entry.resume();
-        } else if (h.type === "file") {
-          const chunks: Buffer[] = [];
-          for await (const c of entry) chunks.push(c as Buffer);
-          writeFileSync(target, Buffer.concat(chunks));
-          chmodSync(target, (h.mode ?? 0o644) & 0o7777);
-        } else {
-          throw new KilnError("FATAL", `sstate object ${archive}: member '${h.name}' is a ${h.type}, which sstate objects do not hold`);
-        }
-      }
-    })();
-    await Promise.all([pipeline(z.output, extract), done, z.done]);
+    await Promise.all([extractTarStream(z.output, dest, `sstate object ${archive}`), z.done]);
   } catch (err) {
     rmSync(dest, { recursive: true, force: true });
     throw err;

@@ -30,7 +30,7 @@ export const B_RECIPE = [
 
 export const A_RECIPE = [
   `DEPENDS = "b"`,
-  `SRC_URI = "file://x.patch"`,
+  `SRC_URI = "file://x.patch;apply=no"`,
   `A_CFLAGS = "-O2"`,
   `A_EXCL = "excluded-1"`,
   `MYVAR = "ignored-1"`,

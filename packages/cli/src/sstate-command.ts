@@ -4,6 +4,7 @@
  * --keep-latest`. The work is @kiln/sstate's; it is loaded only for these commands.
  */
 import { Kiln, UsageError, type KilnOptions } from "@kiln/core";
+import { DEFAULT_PLUGINS } from "./plugins.js";
 import { EXIT } from "./errors.js";
 import type { Output } from "./output.js";
 
@@ -16,7 +17,7 @@ export interface SstateContext {
 const load = () => import("@kiln/sstate");
 
 function kilnFor(ctx: SstateContext): Kiln {
-  return new Kiln({ cwd: ctx.cwd, env: ctx.env, importPlugin: (spec) => import(spec) } satisfies KilnOptions);
+  return new Kiln({ cwd: ctx.cwd, env: ctx.env, importPlugin: (spec) => import(spec), defaultPlugins: DEFAULT_PLUGINS } satisfies KilnOptions);
 }
 
 export async function sstateList(ctx: SstateContext, targets: string[]): Promise<number> {

@@ -7,6 +7,7 @@ export type KilnErrorCode =
   | "DEPENDENCY_CYCLE"
   | "DEPENDENCY_ERROR"
   | "EXPANSION_ERROR"
+  | "FETCH_ERROR"
   | "FATAL"
   | "HOOK_ERROR"
   | "JS_ERROR"
@@ -155,5 +156,14 @@ export class TaskError extends KilnError {
     super("TASK_ERROR", message, options);
     this.task = task;
     this.logFile = options.logFile;
+  }
+}
+
+/** A source could not be fetched, failed its checksum, or could not be unpacked or patched. */
+export class FetchError extends KilnError {
+  readonly url?: string;
+  constructor(message: string, options: KilnErrorOptions & { url?: string } = {}) {
+    super("FETCH_ERROR", message, options);
+    this.url = options.url;
   }
 }

@@ -6,6 +6,7 @@
 import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, HookMap, SyncBailHook, SyncHook, SyncWaterfallHook } from "tapable";
 import type { SetsceneCandidate } from "./run/scenequeue.js";
 import { attributeTap } from "./plugins.js";
+import type { SrcUri } from "./fetch/uri.js";
 import type { DataStore } from "./data/datastore.js";
 import type { LayerInfo } from "./layers/config.js";
 import type { RecipeInfo } from "./layers/recipe-info.js";
@@ -77,6 +78,16 @@ export function createHooks() {
     taskFunction: new HookMap(
       (key: string) => new AsyncSeriesBailHook<[TaskRef, DataStore, TaskContext], true | undefined>(["task", "d", "context"], `taskFunction:${key}`),
     ),
+    // fetch
+    /**
+     * Download `url` to the file `dest` (a temp name; core verifies and renames), keyed
+     * by URL scheme: the first tap returning `true` has fetched it.
+     */
+    fetch: new HookMap(
+      (scheme: string) => new AsyncSeriesBailHook<[string, string, DataStore], true | undefined>(["url", "dest", "d"], `fetch:${scheme}`),
+    ),
+    /** Where to try fetching a SRC_URI entry, in order (mirrors add before/after): taps return the list. */
+    resolveUrls: new SyncWaterfallHook<[string[], SrcUri, DataStore]>(["urls", "uri", "d"], "resolveUrls"),
     // setscene
     /** Which setscene candidates (ids) have shared state objects: taps add to the set and return it. */
     checkHashes: new AsyncSeriesWaterfallHook<[Set<string>, Map<string, SetsceneCandidate>]>(["found", "candidates"], "checkHashes"),

@@ -43,3 +43,8 @@ export { compareSiginfo, describeSiginfo } from "./sig/compare.js";
 export { importPlugins, HookError, type KilnPlugin, type PluginImporter } from "./plugins.js";
 export { hasSetscene, setsceneNode, type SetsceneCandidate } from "./run/scenequeue.js";
 export { extractTarStream } from "./util/safe-tar.js";
+export { parseSrcUri, srcUris, fetchedName, type SrcUri } from "./fetch/uri.js";
+export { fetchSources, localPath, sha256Of } from "./fetch/download.js";
+export { unpackSources } from "./fetch/unpack.js";
+export { patchSources } from "./fetch/patch.js";
+export type { FetchApi } from "./js/kiln-api.js";

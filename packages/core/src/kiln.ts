@@ -60,6 +60,8 @@ export interface KilnOptions extends LoadConfigOptions {
   importPlugin?: PluginImporter;
   /** Plugins to apply besides those KILN_PLUGINS names. */
   plugins?: KilnPlugin<Kiln>[];
+  /** Plugin packages loaded as if KILN_PLUGINS named them first (the CLI's fetchers). */
+  defaultPlugins?: string[];
 }
 
 export class Kiln {
@@ -94,7 +96,7 @@ export class Kiln {
   loadPlugins(): Promise<void> {
     this.loaded ??= (async () => {
       const config = this.configuration();
-      const specs = String(config.d.getVar("KILN_PLUGINS") ?? "").split(/\s+/).filter(Boolean);
+      const specs = [...new Set([...(this.options.defaultPlugins ?? []), ...String(config.d.getVar("KILN_PLUGINS") ?? "").split(/\s+/).filter(Boolean)])];
       const found = [...(this.options.plugins ?? []), ...((await importPlugins(specs, config.topdir, this.options.importPlugin)) as KilnPlugin<Kiln>[])];
       for (const plugin of found) {
         if (this.plugins.has(plugin.name)) throw new LayerError(`Two plugins are named '${plugin.name}'`);
@@ -327,6 +329,7 @@ export interface BuildOptions extends Omit<RunOptions, "env" | "targets" | "thre
 
 /** What worker threads need to load the same configuration: only cloneable settings (no plugins or importers). */
 function configOptions(o: KilnOptions): LoadConfigOptions {
+  // (plugins, importers and default plugin lists stay in this thread)
   return { cwd: o.cwd, env: o.env, history: o.history, prefiles: o.prefiles, postfiles: o.postfiles };
 }
 

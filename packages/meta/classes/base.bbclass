@@ -1,23 +1,28 @@
 # kiln's base class: inherited by every recipe (before INHERIT's classes).
 # The task chain is OpenEmbedded's; later plugins give the tasks real bodies.
 
-base_do_fetch() {
-	:
+# fetch, unpack and patch as BitBake's fetcher does them: SRC_URI into DL_DIR (checked,
+# through mirrors; schemes are plugins), then into WORKDIR, then patches applied in S
+js base_do_fetch () {
+    await kiln.fetch.download(d)
 }
 addtask fetch
+do_fetch[vardeps] += "SRC_URI"
 do_fetch[dirs] = "${DL_DIR}"
 do_fetch[network] = "1"
 
-base_do_unpack() {
-	:
+js base_do_unpack () {
+    await kiln.fetch.unpack(d)
 }
 addtask unpack after do_fetch
+do_unpack[vardeps] += "SRC_URI"
 do_unpack[dirs] = "${WORKDIR}"
 
-base_do_patch() {
-	:
+js base_do_patch () {
+    await kiln.fetch.patch(d)
 }
 addtask patch after do_unpack
+do_patch[vardeps] += "SRC_URI"
 do_patch[dirs] = "${WORKDIR}"
 
 base_do_configure() {

@@ -24,7 +24,21 @@ export interface KilnJsApi {
   path: typeof posix;
   /** Run another metadata function (shell or JS) in the current task, as bb.build.exec_func. */
   execFunc(name: string, d?: unknown): Promise<void>;
+  /** The fetcher (bb.fetch2): download SRC_URI into DL_DIR, unpack into WORKDIR, apply patches in S. */
+  fetch: FetchApi;
 }
+
+export interface FetchApi {
+  download(d: unknown): Promise<void>;
+  unpack(d: unknown): Promise<void>;
+  patch(d: unknown): Promise<string[]>;
+}
+
+const noFetch: FetchApi = {
+  download: () => Promise.reject(new FatalError("kiln.fetch is only available while a task runs")),
+  unpack: () => Promise.reject(new FatalError("kiln.fetch is only available while a task runs")),
+  patch: () => Promise.reject(new FatalError("kiln.fetch is only available while a task runs")),
+};
 
 export const stderrLogger: MetadataLogger = {
   note: (m) => process.stderr.write(`NOTE: ${m}\n`),
@@ -38,6 +52,7 @@ export function createKilnJsApi(
   logger: MetadataLogger = stderrLogger,
   plugins: (name: string) => unknown = () => undefined,
   execFunc?: (name: string) => Promise<void>,
+  fetch: FetchApi = noFetch,
 ): KilnJsApi {
   const text = (args: unknown[]) => args.map(String).join(" ");
   return Object.freeze({
@@ -58,6 +73,7 @@ export function createKilnJsApi(
       if (!execFunc) throw new FatalError(`kiln.execFunc('${name}') is only available while a task runs`);
       await execFunc(name);
     },
+    fetch,
   });
 }
 

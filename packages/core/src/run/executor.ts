@@ -19,6 +19,9 @@ import { fireMetadataHandlers } from "./handlers.js";
 import { runJsFunction, taskJsApi } from "./js-task.js";
 import { withLocks } from "./locks.js";
 import { runShell, type ShellRun } from "./shell.js";
+import { fetchSources } from "../fetch/download.js";
+import { unpackSources } from "../fetch/unpack.js";
+import { patchSources } from "../fetch/patch.js";
 
 /** The umask kiln started with: shell tasks without [umask] get it explicitly (see runJsWithUmask). */
 const STARTING_UMASK = process.umask();
@@ -109,8 +112,15 @@ class TaskExecution {
       this.appendLog(`${label}: ${message}`);
       env.hooks.log.call({ type: "Log", level, message, task: this.ref.id, time: Date.now() });
     };
-    this.api = taskJsApi({ note: log("note", "NOTE"), warn: log("warn", "WARNING"), debug: log("debug", "DEBUG") }, env.plugins, (name) =>
-      this.execFunc(name),
+    this.api = taskJsApi(
+      { note: log("note", "NOTE"), warn: log("warn", "WARNING"), debug: log("debug", "DEBUG") },
+      env.plugins,
+      (name) => this.execFunc(name),
+      {
+        download: (store) => fetchSources(store as DataStore, env.hooks),
+        unpack: (store) => unpackSources(store as DataStore),
+        patch: (store) => patchSources(store as DataStore),
+      },
     );
   }
 

@@ -5,10 +5,15 @@
  */
 import type { DataStore } from "../data/datastore.js";
 import { attributeJsError, buildScope, compileFunction, functionSource } from "../js/functions.js";
-import { createKilnJsApi, type KilnJsApi, type MetadataLogger } from "../js/kiln-api.js";
+import { createKilnJsApi, type FetchApi, type KilnJsApi, type MetadataLogger } from "../js/kiln-api.js";
 
-export function taskJsApi(logger: MetadataLogger, plugins?: (name: string) => unknown, execFunc?: (name: string) => Promise<void>): KilnJsApi {
-  return createKilnJsApi(logger, plugins, execFunc);
+export function taskJsApi(
+  logger: MetadataLogger,
+  plugins?: (name: string) => unknown,
+  execFunc?: (name: string) => Promise<void>,
+  fetch?: FetchApi,
+): KilnJsApi {
+  return createKilnJsApi(logger, plugins, execFunc, fetch);
 }
 
 /** Call the metadata function `name` with `args` (default `d`), awaiting it. */

@@ -1,0 +1,212 @@
+/**
+ * do_fetch / do_unpack / do_patch through the CLI against an HTTP server on
+ * 127.0.0.1 started by the test: checksums, strictness, BB_NO_NETWORK after
+ * --runall=fetch, two builds fetching one file at once, hostile archives, patches.
+ */
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import tar from "tar-stream";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { clearFileCache } from "@kiln/core";
+import { main } from "@kiln/cli";
+
+const BIN = join(dirname(fileURLToPath(import.meta.url)), "..", "packages", "cli", "bin", "kiln.js");
+const files = new Map<string, Buffer>();
+const gets: string[] = [];
+let server: Server;
+let port: number;
+let delayMs = 0;
+
+async function tarGz(entries: { name: string; body?: string; type?: "symlink"; linkname?: string }[]): Promise<Buffer> {
+  const pack = tar.pack();
+  for (const e of entries) {
+    if (e.type === "symlink") pack.entry({ name: e.name, type: "symlink", linkname: e.linkname });
+    else pack.entry({ name: e.name }, e.body ?? "");
+  }
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  return gzipSync(Buffer.concat(chunks));
+}
+const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+beforeAll(async () => {
+  files.set("/src-1.0.tar.gz", await tarGz([{ name: "src-1.0/hello.txt", body: "hello world\n" }]));
+  files.set("/evil-1.0.tar.gz", await tarGz([{ name: "src-1.0/ok.txt", body: "ok" }, { name: "src-1.0/../../escaped.txt", body: "gotcha" }]));
+  server = createServer((req, res) => {
+    const body = files.get(req.url ?? "");
+    if (req.method === "GET") gets.push(req.url ?? "");
+    if (!body) return void res.writeHead(404).end();
+    setTimeout(() => {
+      res.writeHead(200, { "content-length": body.length });
+      res.end(body);
+    }, delayMs);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  port = (server.address() as AddressInfo).port;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+});
+
+let root: string;
+const write = (rel: string, text: string) => {
+  const p = join(root, rel);
+  mkdirSync(dirname(p), { recursive: true });
+  writeFileSync(p, text);
+};
+const PATCH = `--- a/hello.txt\n+++ b/hello.txt\n@@ -1 +1 @@\n-hello world\n+hello patched world\n`;
+
+function recipe(opts: { archive?: string; sum?: string | null; patch?: string; extra?: string } = {}): void {
+  const archive = opts.archive ?? "src-1.0.tar.gz";
+  const sum = opts.sum === undefined ? sha(files.get(`/${archive}`) as Buffer) : opts.sum;
+  write(
+    "meta-f/recipes/src_1.0.bb",
+    [
+      `SRC_URI = "http://127.0.0.1:${port}/${archive} file://fix.patch"`,
+      sum === null ? "" : `SRC_URI[sha256sum] = "${sum}"`,
+      `S = "\${WORKDIR}/src-1.0"`,
+      `do_compile() {`,
+      `\tcp \${S}/hello.txt \${WORKDIR}/result.txt`,
+      `}`,
+      opts.extra ?? "",
+      ``,
+    ].join("\n"),
+  );
+  write("meta-f/recipes/src/fix.patch", opts.patch ?? PATCH);
+}
+
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), "kiln-fetch-"));
+  gets.length = 0;
+  delayMs = 0;
+  write("build/conf/bblayers.conf", `BBPATH = "\${TOPDIR}"\nBBLAYERS = "\${TOPDIR}/../meta-f"\n`);
+  write("build/conf/local.conf", `MACHINE = "m1"\nDL_DIR = "\${TOPDIR}/downloads"\n`);
+  write(
+    "meta-f/conf/layer.conf",
+    `BBPATH .= ":\${LAYERDIR}"\nBBFILES += "\${LAYERDIR}/recipes/*.bb"\nBBFILE_COLLECTIONS += "f"\nBBFILE_PATTERN_f = "^\${LAYERDIR}/"\nBBFILE_PRIORITY_f = "5"\n`,
+  );
+});
+afterEach(() => {
+  if (!process.env.KILN_KEEP_TMP) rmSync(root, { recursive: true, force: true });
+});
+
+async function kiln(args: string[], local = "") {
+  if (local) write("build/conf/local.conf", `MACHINE = "m1"\nDL_DIR = "\${TOPDIR}/downloads"\n${local}\n`);
+  clearFileCache();
+  let out = "";
+  const code = await main(args, { cwd: join(root, "build"), env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/root" }, io: { out: (t) => (out += t), err: (t) => (out += t) } });
+  return { code, out };
+}
+const result = () => {
+  const work = join(root, "build", "tmp", "work");
+  const find = (dir: string): string | undefined => {
+    for (const name of existsSync(dir) ? readdirSync(dir) : []) {
+      const p = join(dir, name);
+      if (name === "result.txt") return p;
+      if (statSync(p).isDirectory()) {
+        const hit = find(p);
+        if (hit) return hit;
+      }
+    }
+    return undefined;
+  };
+  const p = find(work);
+  return p ? readFileSync(p, "utf8") : undefined;
+};
+
+describe("fetch, unpack, patch", () => {
+  it("downloads into DL_DIR (checked, marked done), unpacks into WORKDIR and applies the patch in S", async () => {
+    recipe();
+    const r = await kiln(["src"]);
+    expect(r.code, r.out).toBe(0);
+    expect(existsSync(join(root, "build/downloads/src-1.0.tar.gz"))).toBe(true);
+    expect(existsSync(join(root, "build/downloads/src-1.0.tar.gz.done"))).toBe(true);
+    expect(result()).toBe("hello patched world\n");
+    expect(gets).toEqual(["/src-1.0.tar.gz"]);
+  });
+
+  it("a checksum mismatch fails naming the URL and both sums, and keeps nothing", async () => {
+    recipe({ sum: "0".repeat(64) });
+    const r = await kiln(["src"]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain(`Checksum mismatch for http://127.0.0.1:${port}/src-1.0.tar.gz`);
+    expect(r.out).toContain(`expected sha256 ${"0".repeat(64)}, got ${sha(files.get("/src-1.0.tar.gz") as Buffer)}`);
+    expect(existsSync(join(root, "build/downloads/src-1.0.tar.gz"))).toBe(false);
+  });
+
+  it("a remote file without a checksum is an error giving the sum to add, unless BB_STRICT_CHECKSUM = 0", async () => {
+    recipe({ sum: null });
+    const r = await kiln(["src"]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain(`SRC_URI[sha256sum] = "${sha(files.get("/src-1.0.tar.gz") as Buffer)}"`);
+    expect((await kiln(["src"], `BB_STRICT_CHECKSUM = "0"`)).code).toBe(0);
+  });
+
+  it("BB_NO_NETWORK refuses downloads naming the URL; after --runall=fetch the same build works offline", async () => {
+    recipe();
+    const offline = await kiln(["src"], `BB_NO_NETWORK = "1"`);
+    expect(offline.code).toBe(1);
+    expect(offline.out).toMatch(/src-1\.0\.tar\.gz: network access is disabled \(BB_NO_NETWORK = "1"\)/);
+    expect((await kiln(["src", "--runall=fetch"], " ")).code).toBe(0);
+    expect(result()).toBeUndefined(); // only fetched
+    gets.length = 0;
+    const r = await kiln(["src"], `BB_NO_NETWORK = "1"`);
+    expect(r.code, r.out).toBe(0);
+    expect(result()).toBe("hello patched world\n");
+    expect(gets).toEqual([]);
+  });
+
+  it("two builds fetching the same file at once: one downloads, the other waits and reuses it", async () => {
+    recipe();
+    delayMs = 400;
+    const other = mkdtempSync(join(tmpdir(), "kiln-fetch-other-"));
+    try {
+      // a second build directory using the same layer and the same DL_DIR
+      mkdirSync(join(other, "conf"), { recursive: true });
+      writeFileSync(join(other, "conf/bblayers.conf"), `BBPATH = "\${TOPDIR}"\nBBLAYERS = "${join(root, "meta-f")}"\n`);
+      writeFileSync(join(other, "conf/local.conf"), `MACHINE = "m1"\nDL_DIR = "${join(root, "build", "downloads")}"\n`);
+      const run = (cwd: string) =>
+        new Promise<number>((resolve) => {
+          const c = spawn(process.execPath, [BIN, "src", "-c", "fetch"], { cwd, env: { PATH: process.env.PATH, HOME: "/root" }, stdio: "ignore" });
+          c.once("close", (code) => resolve(code ?? -1));
+        });
+      expect(await Promise.all([run(join(root, "build")), run(other)])).toEqual([0, 0]);
+      expect(gets).toEqual(["/src-1.0.tar.gz"]);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  }, 30_000);
+
+  it("refuses an archive member that escapes WORKDIR, naming the archive and the member", async () => {
+    recipe({ archive: "evil-1.0.tar.gz" });
+    const r = await kiln(["src"]);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/archive evil-1\.0\.tar\.gz: member 'src-1\.0\/\.\.\/\.\.\/escaped\.txt' escapes its directory/);
+    expect(existsSync(join(root, "build", "tmp", "work", "escaped.txt"))).toBe(false);
+  });
+
+  it("a patch that does not apply fails naming the patch and the hunk", async () => {
+    recipe({ patch: PATCH.replace("-hello world", "-goodbye world") });
+    const r = await kiln(["src"]);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/Applying patch fix\.patch failed/);
+    expect(r.out).toMatch(/Hunk #1 FAILED/);
+  });
+
+  it("a missing file:// source is an error naming the places searched", async () => {
+    recipe();
+    rmSync(join(root, "meta-f/recipes/src/fix.patch"));
+    const r = await kiln(["src"]);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/Unable to find file file:\/\/fix\.patch anywhere; searched: .*meta-f\/recipes\/src/);
+  });
+});

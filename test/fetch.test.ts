@@ -41,8 +41,15 @@ beforeAll(async () => {
   files.set("/src-1.0.tar.gz", await tarGz([{ name: "src-1.0/hello.txt", body: "hello world\n" }]));
   files.set("/evil-1.0.tar.gz", await tarGz([{ name: "src-1.0/ok.txt", body: "ok" }, { name: "src-1.0/../../escaped.txt", body: "gotcha" }]));
   server = createServer((req, res) => {
-    const body = files.get(req.url ?? "");
+    const body = files.get((req.url ?? "").replace(/^\/(stall|truncate)\//, "/"));
     if (req.method === "GET") gets.push(req.url ?? "");
+    if (req.url?.startsWith("/stall/")) return; // never answers
+    if (req.url?.startsWith("/truncate/") && body) {
+      res.writeHead(200, { "content-length": body.length });
+      res.write(body.subarray(0, body.length >> 1));
+      setTimeout(() => res.destroy(), 20);
+      return;
+    }
     if (!body) return void res.writeHead(404).end();
     setTimeout(() => {
       res.writeHead(200, { "content-length": body.length });
@@ -65,13 +72,14 @@ const write = (rel: string, text: string) => {
 };
 const PATCH = `--- a/hello.txt\n+++ b/hello.txt\n@@ -1 +1 @@\n-hello world\n+hello patched world\n`;
 
-function recipe(opts: { archive?: string; sum?: string | null; patch?: string; extra?: string } = {}): void {
+function recipe(opts: { archive?: string; sum?: string | null; patch?: string; extra?: string; upstream?: string } = {}): void {
   const archive = opts.archive ?? "src-1.0.tar.gz";
   const sum = opts.sum === undefined ? sha(files.get(`/${archive}`) as Buffer) : opts.sum;
+  const upstream = opts.upstream ?? `http://127.0.0.1:${port}/${archive}`;
   write(
     "meta-f/recipes/src_1.0.bb",
     [
-      `SRC_URI = "http://127.0.0.1:${port}/${archive} file://fix.patch"`,
+      `SRC_URI = "${upstream} file://fix.patch"`,
       sum === null ? "" : `SRC_URI[sha256sum] = "${sum}"`,
       `S = "\${WORKDIR}/src-1.0"`,
       `do_compile() {`,
@@ -201,6 +209,42 @@ describe("fetch, unpack, patch", () => {
     expect(r.out).toMatch(/Applying patch fix\.patch failed/);
     expect(r.out).toMatch(/Hunk #1 FAILED/);
   });
+
+  it("MIRRORS: an upstream that 404s falls through to a mirror", async () => {
+    recipe({ upstream: `http://127.0.0.1:${port}/gone/src-1.0.tar.gz` });
+    const r = await kiln(["src"], `MIRRORS = "http://.*/.* http://127.0.0.1:${port}/"`);
+    expect(r.code, r.out).toBe(0);
+    expect(gets).toEqual(["/gone/src-1.0.tar.gz", "/src-1.0.tar.gz"]);
+    expect(result()).toBe("hello patched world\n");
+  });
+
+  it("PREMIRRORS: a premirror hit means upstream is never contacted", async () => {
+    const pre = mkdtempSync(join(tmpdir(), "kiln-premirror-"));
+    try {
+      writeFileSync(join(pre, "src-1.0.tar.gz"), files.get("/src-1.0.tar.gz") as Buffer);
+      recipe();
+      const r = await kiln(["src"], `PREMIRRORS = "http://.*/.* file://${pre}/"`);
+      expect(r.code, r.out).toBe(0);
+      expect(gets).toEqual([]);
+    } finally {
+      rmSync(pre, { recursive: true, force: true });
+    }
+  });
+
+  it("BB_FETCH_PREMIRRORONLY: only premirrors are tried", async () => {
+    recipe();
+    const r = await kiln(["src"], `PREMIRRORS = "http://.*/.* http://127.0.0.1:${port}/gone/"\nBB_FETCH_PREMIRRORONLY = "1"`);
+    expect(r.code).toBe(1);
+    expect(gets).toEqual(["/gone/src-1.0.tar.gz"]);
+  });
+
+  it("a stalled upstream times out (BB_FETCH_TIMEOUT) and a truncated mirror download is rejected, then the next mirror works", async () => {
+    recipe({ upstream: `http://127.0.0.1:${port}/stall/src-1.0.tar.gz` });
+    const r = await kiln(["src"], `BB_FETCH_TIMEOUT = "1"\nMIRRORS = "http://.*/.* http://127.0.0.1:${port}/truncate/ \\n http://.*/.* http://127.0.0.1:${port}/"`);
+    expect(r.code, r.out).toBe(0);
+    expect(gets).toEqual(["/stall/src-1.0.tar.gz", "/truncate/src-1.0.tar.gz", "/src-1.0.tar.gz"]);
+    expect(result()).toBe("hello patched world\n");
+  }, 20_000);
 
   it("a missing file:// source is an error naming the places searched", async () => {
     recipe();

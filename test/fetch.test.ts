@@ -3,7 +3,7 @@
  * 127.0.0.1 started by the test: checksums, strictness, BB_NO_NETWORK after
  * --runall=fetch, two builds fetching one file at once, hostile archives, patches.
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -245,6 +245,49 @@ describe("fetch, unpack, patch", () => {
     expect(gets).toEqual(["/stall/src-1.0.tar.gz", "/truncate/src-1.0.tar.gz", "/src-1.0.tar.gz"]);
     expect(result()).toBe("hello patched world\n");
   }, 20_000);
+
+  it("git: a local repository as upstream — bare clone in DL_DIR/git2, SRCREV pinned, AUTOREV follows the branch, a revision off the branch is refused", async () => {
+    const repo = mkdtempSync(join(tmpdir(), "kiln-git-upstream-"));
+    const gitEnv = { ...process.env, GIT_AUTHOR_NAME: "kiln", GIT_AUTHOR_EMAIL: "kiln@localhost", GIT_COMMITTER_NAME: "kiln", GIT_COMMITTER_EMAIL: "kiln@localhost" };
+    const g = (...args: string[]) => execFileSync("git", args, { cwd: repo, env: gitEnv, encoding: "utf8" }).trim();
+    try {
+      g("init", "-q", "-b", "main");
+      writeFileSync(join(repo, "hello.txt"), "first\n");
+      g("add", "hello.txt");
+      g("commit", "-q", "-m", "first");
+      const first = g("rev-parse", "HEAD");
+      writeFileSync(join(repo, "hello.txt"), "second\n");
+      g("commit", "-q", "-am", "second");
+      g("checkout", "-q", "-b", "side");
+      writeFileSync(join(repo, "hello.txt"), "side\n");
+      g("commit", "-q", "-am", "side");
+      const side = g("rev-parse", "HEAD");
+      g("checkout", "-q", "main");
+      const gitRecipe = (srcrev: string) =>
+        write(
+          "meta-f/recipes/gsrc_1.0.bb",
+          `SRC_URI = "git://${repo};protocol=file;branch=main"\nSRCREV = "${srcrev}"\nS = "\${WORKDIR}/git"\ndo_compile() {\n\tcp \${S}/hello.txt \${WORKDIR}/result.txt\n}\n`,
+        );
+      gitRecipe(first);
+      const pinned = await kiln(["gsrc"]);
+      expect(pinned.code, pinned.out).toBe(0);
+      expect(result()).toBe("first\n");
+      expect(existsSync(join(root, "build/downloads/git2", `${repo.replace(/^\//, "").replace(/\//g, ".")}`, "HEAD"))).toBe(true);
+
+      rmSync(join(root, "build", "tmp"), { recursive: true, force: true });
+      gitRecipe("${AUTOREV}");
+      const auto = await kiln(["gsrc"]);
+      expect(auto.code, auto.out).toBe(0);
+      expect(result()).toBe("second\n");
+
+      gitRecipe(side);
+      const off = await kiln(["gsrc"]);
+      expect(off.code).toBe(1);
+      expect(off.out).toContain(`revision ${side} is not on branch main`);
+    } finally {
+      rmSync(repo, { recursive: true, force: true });
+    }
+  }, 30_000);
 
   it("a missing file:// source is an error naming the places searched", async () => {
     recipe();

@@ -86,6 +86,18 @@ export function createHooks() {
     fetch: new HookMap(
       (scheme: string) => new AsyncSeriesBailHook<[string, string, DataStore], true | undefined>(["url", "dest", "d"], `fetch:${scheme}`),
     ),
+    /**
+     * Fetchers that manage a whole source themselves (a git repository in DL_DIR/git2,
+     * pinned by SRCREV), keyed by scheme: the first tap returning `true` has fetched it;
+     * core's single-file download, checksum and mirror handling is then skipped.
+     */
+    fetchSource: new HookMap(
+      (scheme: string) => new AsyncSeriesBailHook<[SrcUri, DataStore], true | undefined>(["uri", "d"], `fetchSource:${scheme}`),
+    ),
+    /** Unpack a source of a scheme into a directory (e.g. a git checkout); `true` when done. */
+    unpack: new HookMap(
+      (scheme: string) => new AsyncSeriesBailHook<[SrcUri, string, DataStore], true | undefined>(["uri", "dest", "d"], `unpack:${scheme}`),
+    ),
     /** Where to try fetching a SRC_URI entry, in order (mirrors add before/after): taps return the list. */
     resolveUrls: new SyncWaterfallHook<[string[], SrcUri, DataStore]>(["urls", "uri", "d"], "resolveUrls"),
     // setscene

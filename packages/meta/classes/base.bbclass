@@ -7,7 +7,7 @@ js base_do_fetch () {
     await kiln.fetch.download(d)
 }
 addtask fetch
-do_fetch[vardeps] += "SRC_URI"
+do_fetch[vardeps] += "SRC_URI SRCREV"
 do_fetch[dirs] = "${DL_DIR}"
 do_fetch[network] = "1"
 
@@ -15,7 +15,7 @@ js base_do_unpack () {
     await kiln.fetch.unpack(d)
 }
 addtask unpack after do_fetch
-do_unpack[vardeps] += "SRC_URI"
+do_unpack[vardeps] += "SRC_URI SRCREV"
 do_unpack[dirs] = "${WORKDIR}"
 
 js base_do_patch () {

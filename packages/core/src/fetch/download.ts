@@ -109,6 +109,9 @@ export async function fetchSources(d: DataStore, hooks: KilnHooks): Promise<void
       }
       continue;
     }
+    // a fetcher that manages the whole source (git) also decides what BB_NO_NETWORK allows
+    const whole = hooks.fetchSource.get(u.scheme);
+    if (whole?.isUsed() && (await whole.promise(u, d))) continue;
     await fetchOne(u, d, hooks);
   }
 }

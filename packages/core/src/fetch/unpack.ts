@@ -11,6 +11,7 @@ import { createGunzip } from "node:zlib";
 import { execa } from "execa";
 import type { DataStore } from "../data/datastore.js";
 import { FetchError } from "../errors.js";
+import type { KilnHooks } from "../hooks.js";
 import { extractTarStream } from "../util/safe-tar.js";
 import { localPath } from "./download.js";
 import { fetchedName, srcUris } from "./uri.js";
@@ -45,10 +46,16 @@ async function tarStream(path: string, kind: Kind): Promise<{ stream: NodeJS.Rea
   }
 }
 
-export async function unpackSources(d: DataStore): Promise<void> {
+export async function unpackSources(d: DataStore, hooks?: KilnHooks): Promise<void> {
   const workdir = String(d.getVar("WORKDIR"));
   for (const u of srcUris(d)) {
     if (u.params.unpack === "0" || u.params.unpack === "no") continue;
+    const special = hooks?.unpack.get(u.scheme);
+    if (special?.isUsed()) {
+      const dest = u.params.subdir ? join(workdir, u.params.subdir) : workdir;
+      mkdirSync(dest, { recursive: true });
+      if (await special.promise(u, dest, d)) continue;
+    }
     const from = localPath(u, d);
     const dest = u.params.subdir ? join(workdir, u.params.subdir) : workdir;
     mkdirSync(dest, { recursive: true });

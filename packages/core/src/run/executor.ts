@@ -118,7 +118,7 @@ class TaskExecution {
       (name) => this.execFunc(name),
       {
         download: (store) => fetchSources(store as DataStore, env.hooks),
-        unpack: (store) => unpackSources(store as DataStore),
+        unpack: (store) => unpackSources(store as DataStore, env.hooks),
         patch: (store) => patchSources(store as DataStore),
       },
     );

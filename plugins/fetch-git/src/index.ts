@@ -1,0 +1,108 @@
+/**
+ * @kiln/fetch-git: git SRC_URI entries as BitBake's git fetcher: a bare clone in
+ * `DL_DIR/git2/<host.path>` (updated under a lock), the revision from
+ * `SRCREV` / `SRCREV_<name>` — `AUTOREV` asks the remote (`git ls-remote`) for the
+ * head of `branch` — checked to be on that branch, and unpacked as a checkout in
+ * `WORKDIR/<destsuffix, default "git">`. `protocol` picks how to reach the
+ * remote (default git; `file` for a local repository). BB_NO_NETWORK allows only
+ * what the clone in DL_DIR already has.
+ */
+import { execa } from "execa";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { FetchError, withLocks, type DataStore, type Kiln, type KilnPlugin, type SrcUri } from "@kiln/core";
+
+export const PLUGIN_NAME = "kiln:fetch-git";
+export const schemes = ["git"] as const;
+
+async function git(args: string[], cwd?: string): Promise<string> {
+  const r = await execa("git", args, { cwd, reject: false, env: { GIT_TERMINAL_PROMPT: "0" } });
+  if (r.exitCode !== 0) throw new Error(`git ${args.join(" ")} failed: ${r.stderr.trim() || r.stdout.trim()}`);
+  return r.stdout.trim();
+}
+
+export function remoteUrl(u: SrcUri): string {
+  const protocol = u.params.protocol ?? "git";
+  return protocol === "file" ? `file://${u.path}` : `${protocol}://${u.host}${u.path}`;
+}
+
+export function cloneDir(u: SrcUri, d: DataStore): string {
+  const name = `${u.host}${u.path}`.replace(/^\/+/, "").replace(/[/:]/g, ".");
+  return join(String(d.getVar("DL_DIR")), "git2", name || "repo");
+}
+
+/** SRCREV (or SRCREV_<name>); AUTOREV becomes the branch head from ls-remote. */
+async function revision(u: SrcUri, d: DataStore): Promise<string> {
+  const name = u.params.name;
+  const v = String((name ? d.getVar(`SRCREV_${name}`) : undefined) ?? d.getVar("SRCREV") ?? "").trim();
+  if (!v || v === "INVALID") throw new FetchError(`${u.url}: no SRCREV set`, { url: u.url, hint: "set SRCREV to a commit, or to ${AUTOREV}" });
+  if (v !== "AUTOINC" && v !== "AUTOREV") return v;
+  if (String(d.getVar("BB_NO_NETWORK") ?? "") === "1" && u.params.protocol !== "file") {
+    throw new FetchError(`${u.url}: AUTOREV needs the network, and BB_NO_NETWORK = "1"`, { url: u.url });
+  }
+  const branch = u.params.branch ?? "master";
+  const line = await git(["ls-remote", remoteUrl(u), `refs/heads/${branch}`]);
+  const sha = line.split(/\s+/)[0];
+  if (!sha) throw new FetchError(`${u.url}: branch ${branch} not found on the remote`, { url: u.url });
+  return sha;
+}
+
+async function hasCommit(dir: string, rev: string): Promise<boolean> {
+  return existsSync(dir) && (await execa("git", ["cat-file", "-e", `${rev}^{commit}`], { cwd: dir, reject: false })).exitCode === 0;
+}
+
+async function fetchGit(u: SrcUri, d: DataStore): Promise<true> {
+  const rev = await revision(u, d);
+  const dir = cloneDir(u, d);
+  mkdirSync(join(dir, ".."), { recursive: true });
+  await withLocks([`${dir}.lock`], async () => {
+    if (await hasCommit(dir, rev)) return;
+    if (String(d.getVar("BB_NO_NETWORK") ?? "") === "1" && u.params.protocol !== "file") {
+      throw new FetchError(`${u.url}: revision ${rev} is not in ${dir}, and BB_NO_NETWORK = "1"`, { url: u.url });
+    }
+    try {
+      if (!existsSync(dir)) {
+        const tmp = `${dir}.tmp.${process.pid}`;
+        rmSync(tmp, { recursive: true, force: true });
+        await git(["clone", "--bare", "--mirror", remoteUrl(u), tmp]);
+        await execa("mv", [tmp, dir]);
+      } else {
+        await git(["fetch", "--prune", remoteUrl(u), "+refs/*:refs/*"], dir);
+      }
+    } catch (err) {
+      throw new FetchError(`Fetching ${u.url} failed: ${(err as Error).message}`, { url: u.url, cause: err });
+    }
+    if (!(await hasCommit(dir, rev))) throw new FetchError(`${u.url}: revision ${rev} does not exist in the repository`, { url: u.url });
+  });
+  const branch = u.params.branch;
+  if (branch && u.params.nobranch !== "1") {
+    const contains = await execa("git", ["branch", "--contains", rev, "--list", branch], { cwd: dir, reject: false });
+    if (!contains.stdout.trim()) throw new FetchError(`${u.url}: revision ${rev} is not on branch ${branch}`, { url: u.url, hint: "set nobranch=1 to allow it" });
+  }
+  return true;
+}
+
+async function unpackGit(u: SrcUri, dest: string, d: DataStore): Promise<true> {
+  const rev = await revision(u, d);
+  const target = join(dest, u.params.destsuffix ?? "git");
+  rmSync(target, { recursive: true, force: true });
+  try {
+    await git(["clone", "--no-checkout", "--quiet", cloneDir(u, d), target]);
+    await git(["-c", "advice.detachedHead=false", "checkout", "--quiet", rev], target);
+  } catch (err) {
+    throw new FetchError(`Unpacking ${u.url} failed: ${(err as Error).message}`, { url: u.url, cause: err });
+  }
+  return true;
+}
+
+export const plugin: KilnPlugin<Kiln> = {
+  name: PLUGIN_NAME,
+  apply(kiln) {
+    for (const scheme of schemes) {
+      kiln.hooks.fetchSource.for(scheme).tapPromise(PLUGIN_NAME, (u, d) => fetchGit(u, d));
+      kiln.hooks.unpack.for(scheme).tapPromise(PLUGIN_NAME, (u, dest, d) => unpackGit(u, dest, d));
+    }
+  },
+};
+
+export default plugin;

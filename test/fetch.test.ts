@@ -37,9 +37,29 @@ async function tarGz(entries: { name: string; body?: string; type?: "symlink"; l
 }
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
+/** An ar archive as dpkg-deb writes one. */
+function ar(members: [string, Buffer][]): Buffer {
+  const parts: Buffer[] = [Buffer.from("!<arch>\n")];
+  for (const [name, data] of members) {
+    const h = `${name.padEnd(16)}${"0".padEnd(12)}${"0".padEnd(6)}${"0".padEnd(6)}${"100644".padEnd(8)}${String(data.length).padEnd(10)}\x60\n`;
+    parts.push(Buffer.from(h, "latin1"), data);
+    if (data.length % 2) parts.push(Buffer.from("\n"));
+  }
+  return Buffer.concat(parts);
+}
+
+function zip(entries: Record<string, string>): Buffer {
+  const script = "import sys,zipfile,io,json\nb=io.BytesIO()\nz=zipfile.ZipFile(b,'w')\nfor k,v in json.loads(sys.argv[1]).items(): z.writestr(k,v)\nz.close()\nsys.stdout.buffer.write(b.getvalue())";
+  return execFileSync("python3", ["-c", script, JSON.stringify(entries)]);
+}
+
 beforeAll(async () => {
   files.set("/src-1.0.tar.gz", await tarGz([{ name: "src-1.0/hello.txt", body: "hello world\n" }]));
   files.set("/evil-1.0.tar.gz", await tarGz([{ name: "src-1.0/ok.txt", body: "ok" }, { name: "src-1.0/../../escaped.txt", body: "gotcha" }]));
+  files.set("/hello_1.0_all.deb", ar([["debian-binary", Buffer.from("2.0\n")], ["control.tar.gz", await tarGz([{ name: "./control", body: "Package: hello\n" }])], ["data.tar.gz", await tarGz([{ name: "./usr/share/hello/hello.txt", body: "from a deb\n" }])]]));
+  files.set("/evil_1.0_all.deb", ar([["debian-binary", Buffer.from("2.0\n")], ["data.tar.gz", await tarGz([{ name: "./../../escaped.txt", body: "x" }])]]));
+  files.set("/src.zip", zip({ "src-1.0/hello.txt": "hello from a zip\n" }));
+  files.set("/evil.zip", zip({ "../escaped.txt": "x" }));
   server = createServer((req, res) => {
     const body = files.get((req.url ?? "").replace(/^\/(stall|truncate)\//, "/"));
     if (req.method === "GET") gets.push(req.url ?? "");
@@ -288,6 +308,26 @@ describe("fetch, unpack, patch", () => {
       rmSync(repo, { recursive: true, force: true });
     }
   }, 30_000);
+
+  it.each([
+    ["a .deb (its data member)", "hello_1.0_all.deb", "usr/share/hello/hello.txt", "from a deb\n"],
+    ["a .zip", "src.zip", "src-1.0/hello.txt", "hello from a zip\n"],
+  ])("unpacks %s into WORKDIR", async (_what, file, member, content) => {
+    write(
+      "meta-f/recipes/pkg_1.0.bb",
+      `SRC_URI = "http://127.0.0.1:${port}/${file}"\nSRC_URI[sha256sum] = "${sha(files.get(`/${file}`) as Buffer)}"\ndo_compile() {\n\tcp \${WORKDIR}/${member} \${WORKDIR}/result.txt\n}\n`,
+    );
+    const r = await kiln(["pkg"]);
+    expect(r.code, r.out).toBe(0);
+    expect(result()).toBe(content);
+  });
+
+  it.each(["evil_1.0_all.deb", "evil.zip"])("refuses %s whose member escapes WORKDIR", async (file) => {
+    write("meta-f/recipes/pkg_1.0.bb", `SRC_URI = "http://127.0.0.1:${port}/${file}"\nSRC_URI[sha256sum] = "${sha(files.get(`/${file}`) as Buffer)}"\n`);
+    const r = await kiln(["pkg"]);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/member '(\.\/)?\.\.\/(\.\.\/)?escaped\.txt' escapes its directory/);
+  });
 
   it("a missing file:// source is an error naming the places searched", async () => {
     recipe();

@@ -14,9 +14,9 @@
  *
  * Env: TMPDIR picks where layers are written; KILN_KEEP_TMP=1 keeps them.
  */
+import { BenchFailed, inTempDir, machine, progress } from "./common.js";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
+import { existsSync, rmSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateLayer } from "./gen-layer.js";
@@ -45,7 +45,7 @@ interface Row {
 }
 
 /** kiln exited non-zero or could not be started; carries what to show the user. */
-class KilnFailed extends Error {}
+class KilnFailed extends BenchFailed {}
 
 function parseSizes(argv: readonly string[]): number[] | undefined {
   if (argv.length === 0) return [...DEFAULT_SIZES];
@@ -98,9 +98,6 @@ function runKiln(dir: string): { seconds: number; stdout: string } {
   return { seconds, stdout: result.stdout };
 }
 
-function progress(message: string): void {
-  process.stderr.write(message + "\n");
-}
 
 function benchOne(n: number, root: string): Row {
   const dir = path.join(root, `n${n}`);
@@ -161,7 +158,7 @@ function formatTable(rows: readonly Row[]): string {
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
 }
 
-function main(argv: readonly string[]): number {
+async function main(argv: readonly string[]): Promise<number> {
   const sizes = parseSizes(argv);
   if (sizes === undefined) {
     process.stderr.write("usage: tsx bench/parse.ts [N...]   (recipe counts, default 1000 5000)\n");
@@ -172,14 +169,9 @@ function main(argv: readonly string[]): number {
     return 1;
   }
 
-  const keep = process.env["KILN_KEEP_TMP"] === "1";
-  const root = mkdtempSync(path.join(os.tmpdir(), "kiln-bench-parse-"));
-  // Everything below is synchronous, so a Ctrl-C ends the process at once and leaves
-  // this dir behind; its name says what it is.
-  try {
-    const cpus = os.cpus();
+  return inTempDir("parse", async (root, keep) => {
     progress(
-      `kiln parse benchmark: node ${process.version}, ${cpus.length} x ${cpus[0]?.model ?? "unknown CPU"}, ` +
+      `kiln parse benchmark: ${machine()}, ` +
         `${RUNS} runs each, layers in ${root}`,
     );
     const rows: Row[] = [];
@@ -192,14 +184,7 @@ function main(argv: readonly string[]): number {
         `targets (issue): ${TARGET.recipes} recipes cold < ${TARGET.coldSeconds} s, warm < ${TARGET.warmSeconds} s.\n`,
     );
     return 0;
-  } catch (err) {
-    if (!(err instanceof KilnFailed)) throw err;
-    process.stderr.write(err.message);
-    return 1;
-  } finally {
-    if (keep) progress(`kept ${root} (KILN_KEEP_TMP=1)`);
-    else rmSync(root, { recursive: true, force: true });
-  }
+  });
 }
 
-process.exitCode = main(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2));

@@ -25,9 +25,9 @@
  *
  * Env: TMPDIR picks where layers are written; KILN_KEEP_TMP=1 keeps them.
  */
+import { BenchFailed, inTempDir, isMain, machine, progress } from "./common.js";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, realpathSync, rmSync } from "node:fs";
-import os from "node:os";
+import { existsSync, rmSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -137,7 +137,7 @@ export interface RunResult {
 }
 
 /** kiln exited non-zero, failed a task or could not be started; carries what to show the user. */
-export class KilnFailed extends Error {}
+export class KilnFailed extends BenchFailed {}
 
 function parseSizes(argv: readonly string[]): number[] | undefined {
   if (argv.length === 0) return [...DEFAULT_SIZES];
@@ -157,11 +157,11 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-function tailLines(text: string, count: number): string {
+export function tailLines(text: string, count: number): string {
   return text.trimEnd().split("\n").slice(-count).join("\n");
 }
 
-function describeFailures(failed: readonly TaskFailedEvent[]): string {
+export function describeFailures(failed: readonly TaskFailedEvent[]): string {
   if (failed.length === 0) return "";
   const shown = failed.slice(0, 5).map((f) => {
     const tail = (f.logTail ?? []).slice(-10).map((l) => `    | ${l}`);
@@ -176,14 +176,20 @@ function describeFailures(failed: readonly TaskFailedEvent[]): string {
  * folded into a Tally (it is never held whole); the end of stderr is kept for errors.
  * `bin` is the script node runs (kiln's launcher; a fake one in a test).
  */
-export async function runKiln(dir: string, label: string, bin: string = kilnBin): Promise<RunResult> {
-  const command = `kiln ${KILN_ARGS.join(" ")}`;
+export async function runKiln(
+  dir: string,
+  label: string,
+  bin: string = kilnBin,
+  args: readonly string[] = KILN_ARGS,
+  env: NodeJS.ProcessEnv = { ...process.env, BBPATH: dir },
+): Promise<RunResult> {
+  const command = `kiln ${args.join(" ")}`;
   const tally = newTally();
   let stderr = "";
   const start = process.hrtime.bigint();
-  const child = spawn(process.execPath, [bin, ...KILN_ARGS], {
+  const child = spawn(process.execPath, [bin, ...args], {
     cwd: dir,
-    env: { ...process.env, BBPATH: dir },
+    env,
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stderr.setEncoding("utf8");
@@ -236,9 +242,6 @@ export async function runKiln(dir: string, label: string, bin: string = kilnBin)
   return { seconds, tally, threads: threads !== undefined && threads >= 1 ? threads : 1, completed };
 }
 
-function progress(message: string): void {
-  process.stderr.write(message + "\n");
-}
 
 interface Row {
   n: number;
@@ -420,14 +423,9 @@ async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
 
-  const keep = process.env["KILN_KEEP_TMP"] === "1";
-  const root = mkdtempSync(path.join(os.tmpdir(), "kiln-bench-run-"));
-  // A Ctrl-C ends this process (and kiln, which gets the same SIGINT) at once and
-  // leaves this dir behind; its name says what it is.
-  try {
-    const cpus = os.cpus();
+  return inTempDir("run", async (root, keep) => {
     progress(
-      `kiln build benchmark: node ${process.version}, ${cpus.length} x ${cpus[0]?.model ?? "unknown CPU"}, ` +
+      `kiln build benchmark: ${machine()}, ` +
         `1 cold + ${NOOP_RUNS} no-op runs of \`kiln ${KILN_ARGS.join(" ")}\` each, layers in ${root}`,
     );
     const rows: Row[] = [];
@@ -447,17 +445,10 @@ async function main(argv: readonly string[]): Promise<number> {
         summary(rows),
     );
     return 0;
-  } catch (err) {
-    if (!(err instanceof KilnFailed)) throw err;
-    process.stderr.write(err.message);
-    return 1;
-  } finally {
-    if (keep) progress(`kept ${root} (KILN_KEEP_TMP=1)`);
-    else rmSync(root, { recursive: true, force: true });
-  }
+  });
 }
 
 // Only when run as a script, so the event folding above can be imported and tested.
-if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url))) {
+if (isMain(import.meta.url)) {
   process.exitCode = await main(process.argv.slice(2));
 }

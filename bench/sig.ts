@@ -27,9 +27,9 @@
  * Builds core and cli first (`npx tsc -b packages/core packages/cli`) if their dist
  * is missing. Env: TMPDIR picks where layers are written; KILN_KEEP_TMP=1 keeps them.
  */
+import { BenchFailed, inTempDir, machine, progress } from "./common.js";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { generateLayer } from "./gen-layer.js";
@@ -133,7 +133,6 @@ interface Row {
 }
 
 /** The child failed, or the layer did not parse; carries what to show the user. */
-class BenchFailed extends Error {}
 
 function parseSizes(argv: readonly string[]): number[] | undefined {
   if (argv.length === 0) return [...DEFAULT_SIZES];
@@ -153,9 +152,6 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-function progress(message: string): void {
-  process.stderr.write(message + "\n");
-}
 
 /** Build core and cli when their output is missing (as `pnpm build` would). */
 function ensureBuilt(): boolean {
@@ -370,7 +366,7 @@ function summary(rows: readonly Row[]): string {
   return out.join("\n") + "\n";
 }
 
-function main(argv: readonly string[]): number {
+async function main(argv: readonly string[]): Promise<number> {
   const sizes = parseSizes(argv);
   if (sizes === undefined) {
     process.stderr.write("usage: tsx bench/sig.ts [N...]   (recipe counts, default 5000)\n");
@@ -381,16 +377,11 @@ function main(argv: readonly string[]): number {
     return 1;
   }
 
-  const keep = process.env["KILN_KEEP_TMP"] === "1";
-  const root = mkdtempSync(path.join(os.tmpdir(), "kiln-bench-sig-"));
-  // Everything below is synchronous, so a Ctrl-C ends the process at once and leaves
-  // this dir behind; its name says what it is.
-  try {
+  return inTempDir("sig", async (root, keep) => {
     const childFile = path.join(root, CHILD_FILE);
     writeFileSync(childFile, CHILD_SCRIPT);
-    const cpus = os.cpus();
     progress(
-      `kiln signature benchmark: node ${process.version}, ${cpus.length} x ${cpus[0]?.model ?? "unknown CPU"}, ` +
+      `kiln signature benchmark: ${machine()}, ` +
         `${RUNS} cold + ${RUNS} warm runs of parseAll + taskGraph(${TARGETS.join(" ")}) each, layers in ${root}`,
     );
     const rows: Row[] = [];
@@ -408,14 +399,7 @@ function main(argv: readonly string[]): number {
     );
     if (bad && !keep) progress(`(set KILN_KEEP_TMP=1 to keep the layers and hash lists)`);
     return bad ? 1 : 0;
-  } catch (err) {
-    if (!(err instanceof BenchFailed)) throw err;
-    process.stderr.write(err.message);
-    return 1;
-  } finally {
-    if (keep) progress(`kept ${root} (KILN_KEEP_TMP=1)`);
-    else rmSync(root, { recursive: true, force: true });
-  }
+  });
 }
 
-process.exitCode = main(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2));

@@ -39,16 +39,15 @@
  * (`npx tsc -b packages/core plugins/sstate packages/cli`) when it is missing.
  * Env: TMPDIR picks where the trees and objects are written; KILN_KEEP_TMP=1 keeps them.
  */
+import { BenchFailed, inTempDir, isMain, machine, progress } from "./common.js";
 import { spawnSync } from "node:child_process";
 import {
   existsSync,
   lstatSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   readlinkSync,
-  realpathSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -57,7 +56,6 @@ import {
 import { createHash } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type * as ArchiveModule from "../plugins/sstate/src/archive.js";
@@ -116,11 +114,7 @@ const mirrorsJs = path.join(repoRoot, "plugins", "sstate", "dist", "mirrors.js")
 const coreIndex = path.join(repoRoot, "packages", "core", "dist", "index.js");
 
 /** Something did not work (not: something was slow); carries what to show the user. */
-class BenchFailed extends Error {}
 
-function progress(message: string): void {
-  process.stderr.write(message + "\n");
-}
 
 function seconds(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e9;
@@ -629,13 +623,9 @@ async function main(argv: readonly string[]): Promise<number> {
   const archive = (await import(pathToFileURL(archiveJs).href)) as typeof ArchiveModule;
   const mirrors = (await import(pathToFileURL(mirrorsJs).href)) as typeof MirrorsModule;
 
-  const keep = process.env["KILN_KEEP_TMP"] === "1";
-  const root = mkdtempSync(path.join(os.tmpdir(), "kiln-bench-sstate-"));
-  // A Ctrl-C ends this process at once and leaves this dir behind; its name says what it is.
-  try {
-    const cpus = os.cpus();
+  return inTempDir("sstate", async (root, keep) => {
     progress(
-      `kiln sstate benchmark: node ${process.version}, ${cpus.length} x ${cpus[0]?.model ?? "unknown CPU"}, ` +
+      `kiln sstate benchmark: ${machine()}, ` +
         `${n} objects, data in ${root}`,
     );
     let start = process.hrtime.bigint();
@@ -684,16 +674,9 @@ async function main(argv: readonly string[]): Promise<number> {
         "\n",
     );
     return 0;
-  } catch (err) {
-    if (!(err instanceof BenchFailed)) throw err;
-    process.stderr.write(err.message);
-    return 1;
-  } finally {
-    if (keep) progress(`kept ${root} (KILN_KEEP_TMP=1)`);
-    else rmSync(root, { recursive: true, force: true });
-  }
+  });
 }
 
-if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url))) {
+if (isMain(import.meta.url)) {
   process.exitCode = await main(process.argv.slice(2));
 }

@@ -20,6 +20,7 @@ import { main } from "@kiln/cli";
 const BIN = join(dirname(fileURLToPath(import.meta.url)), "..", "packages", "cli", "bin", "kiln.js");
 const files = new Map<string, Buffer>();
 const gets: string[] = [];
+const ranges: string[] = [];
 let server: Server;
 let port: number;
 let delayMs = 0;
@@ -61,9 +62,24 @@ beforeAll(async () => {
   files.set("/src.zip", zip({ "src-1.0/hello.txt": "hello from a zip\n" }));
   files.set("/evil.zip", zip({ "../escaped.txt": "x" }));
   server = createServer((req, res) => {
-    const body = files.get((req.url ?? "").replace(/^\/(stall|truncate)\//, "/"));
+    const body = files.get((req.url ?? "").replace(/^\/(stall|truncate|ranged)\//, "/"));
     if (req.method === "GET") gets.push(req.url ?? "");
     if (req.url?.startsWith("/stall/")) return; // never answers
+    if (req.url?.startsWith("/ranged/") && body) {
+      ranges.push(String(req.headers.range ?? ""));
+      const m = /^bytes=(\d+)-$/.exec(String(req.headers.range ?? ""));
+      if (m) {
+        const from = Number(m[1]);
+        res.writeHead(206, { "content-length": body.length - from, "content-range": `bytes ${from}-${body.length - 1}/${body.length}` });
+        res.end(body.subarray(from));
+      } else {
+        // the first time, the connection drops halfway
+        res.writeHead(200, { "content-length": body.length });
+        res.write(body.subarray(0, body.length >> 1));
+        setTimeout(() => res.destroy(), 20);
+      }
+      return;
+    }
     if (req.url?.startsWith("/truncate/") && body) {
       res.writeHead(200, { "content-length": body.length });
       res.write(body.subarray(0, body.length >> 1));
@@ -294,6 +310,14 @@ describe("fetch, unpack, patch", () => {
       expect(result()).toBe("first\n");
       expect(existsSync(join(root, "build/downloads/git2", `${repo.replace(/^\//, "").replace(/\//g, ".")}`, "HEAD"))).toBe(true);
 
+      // BB_GENERATE_MIRROR_TARBALLS: the clone as one tarball in DL_DIR, for mirrors
+      const tarball = join(root, "build/downloads", `git2_${repo.replace(/^\//, "").replace(/\//g, ".")}.tar.gz`);
+      expect(existsSync(tarball)).toBe(false);
+      rmSync(join(root, "build", "tmp"), { recursive: true, force: true });
+      rmSync(join(root, "build", "downloads"), { recursive: true, force: true });
+      expect((await kiln(["gsrc"], `BB_GENERATE_MIRROR_TARBALLS = "1"`)).code).toBe(0);
+      expect(execFileSync("tar", ["-tzf", tarball], { encoding: "utf8" })).toMatch(/^\.\/HEAD$/m);
+
       rmSync(join(root, "build", "tmp"), { recursive: true, force: true });
       gitRecipe("${AUTOREV}");
       const auto = await kiln(["gsrc"]);
@@ -327,6 +351,19 @@ describe("fetch, unpack, patch", () => {
     const r = await kiln(["pkg"]);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/member '(\.\/)?\.\.\/(\.\.\/)?escaped\.txt' escapes its directory/);
+  });
+
+  it("a download cut short is resumed with a Range request by the next build", async () => {
+    ranges.length = 0;
+    recipe({ upstream: `http://127.0.0.1:${port}/ranged/src-1.0.tar.gz` });
+    const first = await kiln(["src"]);
+    expect(first.code).toBe(1);
+    const half = (files.get("/src-1.0.tar.gz") as Buffer).length >> 1;
+    expect(existsSync(join(root, "build/downloads/src-1.0.tar.gz.part"))).toBe(true);
+    const second = await kiln(["src"]);
+    expect(second.code, second.out).toBe(0);
+    expect(ranges).toEqual(["", `bytes=${half}-`]);
+    expect(result()).toBe("hello patched world\n");
   });
 
   it("a missing file:// source is an error naming the places searched", async () => {

@@ -5,7 +5,8 @@
  * head of `branch` — checked to be on that branch, and unpacked as a checkout in
  * `WORKDIR/<destsuffix, default "git">`. `protocol` picks how to reach the
  * remote (default git; `file` for a local repository). BB_NO_NETWORK allows only
- * what the clone in DL_DIR already has.
+ * what the clone in DL_DIR already has. BB_GENERATE_MIRROR_TARBALLS = "1" also
+ * writes `DL_DIR/git2_<name>.tar.gz` (deterministic) for mirrors to serve.
  */
 import { execa } from "execa";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
@@ -73,6 +74,7 @@ async function fetchGit(u: SrcUri, d: DataStore): Promise<true> {
       throw new FetchError(`Fetching ${u.url} failed: ${(err as Error).message}`, { url: u.url, cause: err });
     }
     if (!(await hasCommit(dir, rev))) throw new FetchError(`${u.url}: revision ${rev} does not exist in the repository`, { url: u.url });
+    if (String(d.getVar("BB_GENERATE_MIRROR_TARBALLS") ?? "") === "1") await writeMirrorTarball(u, d);
   });
   const branch = u.params.branch;
   if (branch && u.params.nobranch !== "1") {
@@ -80,6 +82,25 @@ async function fetchGit(u: SrcUri, d: DataStore): Promise<true> {
     if (!contains.stdout.trim()) throw new FetchError(`${u.url}: revision ${rev} is not on branch ${branch}`, { url: u.url, hint: "set nobranch=1 to allow it" });
   }
   return true;
+}
+
+/** `git2_<name>.tar.gz` in DL_DIR: the clone as one file mirrors can serve (BB_GENERATE_MIRROR_TARBALLS). */
+export function mirrorTarball(u: SrcUri, d: DataStore): string {
+  const dir = cloneDir(u, d);
+  return join(String(d.getVar("DL_DIR")), `git2_${dir.slice(dir.lastIndexOf("/") + 1)}.tar.gz`);
+}
+
+async function writeMirrorTarball(u: SrcUri, d: DataStore): Promise<void> {
+  const tarball = mirrorTarball(u, d);
+  const dir = cloneDir(u, d);
+  const tmp = `${tarball}.tmp.${process.pid}`;
+  // deterministic: sorted, root-owned, mtimes clamped, so an unchanged clone gives the same bytes
+  const r = await execa("sh", ["-c", `tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$1" -cf - . | gzip -n > "$2"`, "sh", dir, tmp], { reject: false });
+  if (r.exitCode !== 0) {
+    rmSync(tmp, { force: true });
+    throw new FetchError(`Writing the mirror tarball of ${u.url} failed: ${r.stderr.trim()}`, { url: u.url });
+  }
+  await execa("mv", [tmp, tarball]);
 }
 
 async function unpackGit(u: SrcUri, dest: string, d: DataStore): Promise<true> {

@@ -70,15 +70,18 @@ async function fetchOne(u: SrcUri, d: DataStore, hooks: KilnHooks): Promise<void
         failures.push(`${url}: no fetcher for the ${scheme}:// scheme (is its plugin in KILN_PLUGINS?)`);
         continue;
       }
-      const tmp = `${dest}.tmp.${process.pid}`;
+      // a stable name (we hold the lock): a download cut short can be resumed next time
+      const tmp = `${dest}.part`;
       try {
         const ok = await hook.promise(url, tmp, d);
         if (!ok || !existsSync(tmp)) throw new Error("the fetcher did not produce the file");
         const actual = await sha256Of(tmp);
         if (expected && actual !== expected) {
+          rmSync(tmp, { force: true });
           throw new FetchError(`Checksum mismatch for ${url}: expected sha256 ${expected}, got ${actual}`, { url, details: { expected, actual } });
         }
         if (!expected && strict) {
+          rmSync(tmp, { force: true });
           throw new FetchError(`No checksum for ${u.url}: add SRC_URI[${u.params.name ? `${u.params.name}.` : ""}sha256sum] = "${actual}"`, {
             url: u.url,
             hint: 'or set BB_STRICT_CHECKSUM = "0" to accept unchecked downloads',
@@ -88,7 +91,6 @@ async function fetchOne(u: SrcUri, d: DataStore, hooks: KilnHooks): Promise<void
         writeFileSync(done, "");
         return;
       } catch (err) {
-        rmSync(tmp, { force: true });
         // a wrong checksum from upstream itself is the recipe's problem; from a mirror, try the next
         if (err instanceof FetchError && !err.message.startsWith("Checksum mismatch")) throw err;
         failures.push(`${url}: ${(err as Error).message}`);

@@ -366,6 +366,18 @@ describe("fetch, unpack, patch", () => {
     expect(result()).toBe("hello patched world\n");
   });
 
+  it("file:// sources are found in FILESOVERRIDES subdirectories first (files/<machine>/...), and SRC_URI[<name>.sha256sum] checks a named entry", async () => {
+    write(
+      "meta-f/recipes/named_1.0.bb",
+      `SRC_URI = "http://127.0.0.1:${port}/src-1.0.tar.gz;name=tarball file://note.txt"\nSRC_URI[tarball.sha256sum] = "${sha(files.get("/src-1.0.tar.gz") as Buffer)}"\nS = "\${WORKDIR}/src-1.0"\ndo_compile() {\n\tcat \${WORKDIR}/note.txt > \${WORKDIR}/result.txt\n}\n`,
+    );
+    write("meta-f/recipes/files/note.txt", "generic\n");
+    write("meta-f/recipes/files/m1/note.txt", "for machine m1\n");
+    const r = await kiln(["named"]);
+    expect(r.code, r.out).toBe(0);
+    expect(result()).toBe("for machine m1\n");
+  });
+
   it("a missing file:// source is an error naming the places searched", async () => {
     recipe();
     rmSync(join(root, "meta-f/recipes/src/fix.patch"));

@@ -35,7 +35,8 @@ export function cloneDir(u: SrcUri, d: DataStore): string {
 /** SRCREV (or SRCREV_<name>); AUTOREV becomes the branch head from ls-remote. */
 async function revision(u: SrcUri, d: DataStore): Promise<string> {
   const name = u.params.name;
-  const v = String((name ? d.getVar(`SRCREV_${name}`) : undefined) ?? d.getVar("SRCREV") ?? "").trim();
+  // a `rev=` parameter pins the revision in SRC_URI itself
+  const v = String(u.params.rev ?? (name ? d.getVar(`SRCREV_${name}`) : undefined) ?? d.getVar("SRCREV") ?? "").trim();
   if (!v || v === "INVALID") throw new FetchError(`${u.url}: no SRCREV set`, { url: u.url, hint: "set SRCREV to a commit, or to ${AUTOREV}" });
   if (v !== "AUTOINC" && v !== "AUTOREV") return v;
   if (String(d.getVar("BB_NO_NETWORK") ?? "") === "1" && u.params.protocol !== "file") {

@@ -22,9 +22,24 @@ export interface ChecksumFile {
 
 const words = (v: unknown) => (v === undefined || v === null ? [] : String(v).split(/\s+/).filter(Boolean));
 
-/** The directories a `file://` path is looked up in, first match wins. */
+/**
+ * The directories a `file://` path is looked up in, first match wins: each
+ * FILESEXTRAPATHS and FILESPATH entry, preceded by its FILESOVERRIDES
+ * subdirectories (later overrides first, as OpenEmbedded's base_set_filespath),
+ * so `files/<machine>/x.patch` wins over `files/x.patch`.
+ */
 export function filesSearchPath(d: DataStore): string[] {
-  return [...String(d.getVar("FILESEXTRAPATHS") ?? "").split(":"), ...String(d.getVar("FILESPATH") ?? "").split(":")].filter(Boolean);
+  const base = [...String(d.getVar("FILESEXTRAPATHS") ?? "").split(":"), ...String(d.getVar("FILESPATH") ?? "").split(":")].filter(Boolean);
+  const overrides = String(d.getVar("FILESOVERRIDES") ?? "")
+    .split(":")
+    .filter(Boolean)
+    .reverse();
+  const out: string[] = [];
+  for (const dir of base) {
+    for (const o of overrides) out.push(join(dir, o));
+    out.push(dir);
+  }
+  return [...new Set(out)];
 }
 
 /** Where a local `file://` path of SRC_URI is, or where it was looked for first. */

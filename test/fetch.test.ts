@@ -324,6 +324,14 @@ describe("fetch, unpack, patch", () => {
       expect(auto.code, auto.out).toBe(0);
       expect(result()).toBe("second\n");
 
+      // AUTOREV is in do_fetch's hash: a new commit upstream reruns the build without any wiping
+      writeFileSync(join(repo, "hello.txt"), "third\n");
+      g("commit", "-q", "-am", "third");
+      const moved = await kiln(["gsrc"]);
+      expect(moved.code, moved.out).toBe(0);
+      expect(result()).toBe("third\n");
+      expect((await kiln(["-n", "gsrc"])).out).toMatch(/0 would run/);
+
       gitRecipe(side);
       const off = await kiln(["gsrc"]);
       expect(off.code).toBe(1);

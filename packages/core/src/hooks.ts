@@ -115,6 +115,8 @@ export function createHooks() {
     taskStamped: new AsyncSeriesHook<[TaskRef, StampInfo]>(["task", "stamp"], "taskStamped"),
     /** A setscene task restored a task's output (event). */
     setsceneHit: new SyncHook<[TaskRef]>(["task"], "setsceneHit"),
+    /** The task graph's recipes are known and signatures come next: taps may look things up (async) for the sync signature hooks. */
+    graphPrepared: new AsyncSeriesHook<[RecipeInfo[]]>(["recipes"], "graphPrepared"),
     // signatures
     /** Extra basehash inputs of a task (plugin name, version, code hash...); taps append to the list and return it. */
     basehashInputs: new SyncWaterfallHook<[string[], TaskRef, RecipeInfo]>(["inputs", "task", "recipe"], "basehashInputs"),

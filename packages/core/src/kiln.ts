@@ -204,6 +204,7 @@ export class Kiln {
   async taskGraph(options: GraphOptions, parsed?: ParseResult): Promise<TaskGraph> {
     const result = parsed ?? (await this.parseAll());
     const graph = buildTaskGraph(result, this.configuration().d, options);
+    await this.hooks.graphPrepared.promise(graph.recipes);
     this.handler = computeTaskhashes(graph, this.configuration().d, this.hooks);
     return graph;
   }

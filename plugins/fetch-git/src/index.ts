@@ -11,7 +11,7 @@
 import { execa } from "execa";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { FetchError, withLocks, type DataStore, type Kiln, type KilnPlugin, type SrcUri } from "@kiln/core";
+import { FetchError, parseSrcUri, withLocks, type DataStore, type Kiln, type KilnPlugin, type SrcUri } from "@kiln/core";
 
 export const PLUGIN_NAME = "kiln:fetch-git";
 export const schemes = ["git"] as const;
@@ -117,9 +117,52 @@ async function unpackGit(u: SrcUri, dest: string, d: DataStore): Promise<true> {
   return true;
 }
 
+/** Branch heads asked of remotes by one kiln (one build): `url#branch` -> commit. */
+type Heads = Map<string, Promise<string | undefined>>;
+
+function headOf(u: SrcUri, heads: Heads): Promise<string | undefined> {
+  const branch = u.params.branch ?? "master";
+  const key = `${remoteUrl(u)}#${branch}`;
+  let p = heads.get(key);
+  if (!p) {
+    p = git(["ls-remote", remoteUrl(u), `refs/heads/${branch}`]).then(
+      (line) => line.split(/\s+/)[0] || undefined,
+      () => undefined,
+    );
+    heads.set(key, p);
+  }
+  return p;
+}
+
+/**
+ * AUTOREV in task hashes (BitBake resolves it when it computes signatures): the
+ * branch head goes into do_fetch's taskhash, so a new upstream commit reruns the
+ * fetch and everything after it. The head is asked once per remote and branch.
+ */
+async function autorevInputs(recipe: { indexVars?: Record<string, string> }, config: DataStore, heads: Heads): Promise<string[]> {
+  const srcrev = recipe.indexVars?.SRCREV ?? "";
+  if (srcrev !== "AUTOINC" && srcrev !== "AUTOREV") return [];
+  const out: string[] = [];
+  for (const entry of (recipe.indexVars?.SRC_URI ?? "").split(/\s+/).filter((e) => e.startsWith("git://"))) {
+    const u = parseSrcUri(entry);
+    if (u.params.rev) continue;
+    const offline = String(config.getVar("BB_NO_NETWORK") ?? "") === "1" && u.params.protocol !== "file";
+    out.push(`autorev:${u.url}#${u.params.branch ?? "master"}=${offline ? "offline" : ((await headOf(u, heads)) ?? "unknown")}`);
+  }
+  return out;
+}
+
 export const plugin: KilnPlugin<Kiln> = {
   name: PLUGIN_NAME,
   apply(kiln) {
+    // taskhashInputs is synchronous: the heads are looked up when the graph's recipes are known
+    const resolved = new Map<unknown, string[]>();
+    const heads: Heads = new Map();
+    kiln.hooks.taskhashInputs.tap(PLUGIN_NAME, (inputs, task, recipe) => (task.task === "do_fetch" ? [...inputs, ...(resolved.get(recipe) ?? [])] : inputs));
+    kiln.hooks.graphPrepared.tapPromise(PLUGIN_NAME, async (recipes) => {
+      const config = kiln.configuration().d;
+      for (const r of recipes) resolved.set(r, await autorevInputs(r, config, heads));
+    });
     for (const scheme of schemes) {
       kiln.hooks.fetchSource.for(scheme).tapPromise(PLUGIN_NAME, (u, d) => fetchGit(u, d));
       kiln.hooks.unpack.for(scheme).tapPromise(PLUGIN_NAME, (u, dest, d) => unpackGit(u, dest, d));

@@ -12,7 +12,7 @@ import type { RecipeInfo } from "../layers/recipe-info.js";
 import { sha256 } from "../parse/files.js";
 
 /** Bump when the cached shape or parse semantics change. */
-export const PARSE_CACHE_VERSION = "kiln-parse-5";
+export const PARSE_CACHE_VERSION = "kiln-parse-6";
 
 /** [path, content hash or null when absent, mtimeMs, size]. */
 export type FileStamp = [string, string | null, number, number];

@@ -48,3 +48,5 @@ export { fetchSources, localPath, sha256Of } from "./fetch/download.js";
 export { unpackSources } from "./fetch/unpack.js";
 export { patchSources } from "./fetch/patch.js";
 export type { FetchApi } from "./js/kiln-api.js";
+export { readAr, writeAr, type ArMember } from "./util/ar.js";
+export { packTar, treeMembers, type TreeMember } from "./util/pack-tar.js";

@@ -25,3 +25,16 @@ export function readAr(buf: Buffer, what: string): ArMember[] {
   }
   return out;
 }
+
+/** An ar archive of `members` as dpkg-deb writes one (owner 0, mode 100644, one mtime). */
+export function writeAr(members: ArMember[], mtimeSeconds: number): Buffer {
+  const parts: Buffer[] = [Buffer.from("!<arch>\n", "latin1")];
+  for (const m of members) {
+    if (m.name.length > 16) throw new KilnError("FATAL", `ar member name '${m.name}' is longer than 16 characters`);
+    const header =
+      m.name.padEnd(16) + String(mtimeSeconds).padEnd(12) + "0".padEnd(6) + "0".padEnd(6) + "100644".padEnd(8) + String(m.data.length).padEnd(10) + "`\n";
+    parts.push(Buffer.from(header, "latin1"), m.data);
+    if (m.data.length % 2) parts.push(Buffer.from("\n"));
+  }
+  return Buffer.concat(parts);
+}

@@ -1,0 +1,67 @@
+/**
+ * Writing deterministic tar streams (shared state objects, packages): members in
+ * sorted order, owned by root (uid/gid 0, names "root"), mtimes clamped to one
+ * given time, no access/change times — so the same tree gives the same bytes.
+ */
+import { createReadStream, lstatSync, readdirSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import tar from "tar-stream";
+
+export interface TreeMember {
+  /** Name inside the archive. */
+  name: string;
+  /** Where it is on disk (unused for `content` members). */
+  path: string;
+  type: "file" | "directory" | "symlink";
+  mode: number;
+  linkname?: string;
+  /** In-memory content instead of the file at `path`. */
+  content?: Buffer;
+}
+
+/** The members under `dir`, sorted, named `${prefix}/${relative}` (directories get a trailing `/` when `slashDirs`). */
+export function treeMembers(dir: string, prefix: string, options: { slashDirs?: boolean } = {}): TreeMember[] {
+  const out: TreeMember[] = [];
+  const walk = (rel: string) => {
+    for (const name of readdirSync(join(dir, rel)).sort()) {
+      const r = rel ? `${rel}/${name}` : name;
+      const path = join(dir, r);
+      const st = lstatSync(path);
+      const member = prefix ? `${prefix}/${r}` : r;
+      if (st.isSymbolicLink()) out.push({ name: member, path, type: "symlink", mode: 0o777, linkname: readlinkSync(path) });
+      else if (st.isDirectory()) {
+        out.push({ name: options.slashDirs ? `${member}/` : member, path, type: "directory", mode: st.mode & 0o7777 });
+        walk(r);
+      } else if (st.isFile()) out.push({ name: member, path, type: "file", mode: st.mode & 0o7777 });
+    }
+  };
+  walk("");
+  return out;
+}
+
+/** A tar stream of `members` (in the order given), every header normalised. */
+export function packTar(members: TreeMember[], mtimeSeconds: number): NodeJS.ReadableStream {
+  const pack = tar.pack();
+  const mtime = new Date(mtimeSeconds * 1000);
+  void (async () => {
+    try {
+      for (const m of members) {
+        const header = { name: m.name, mode: m.mode, mtime, uid: 0, gid: 0, uname: "root", gname: "root" };
+        if (m.type === "directory") pack.entry({ ...header, type: "directory" });
+        else if (m.type === "symlink") pack.entry({ ...header, type: "symlink", linkname: m.linkname });
+        else if (m.content) {
+          const content = m.content;
+          await new Promise<void>((resolve, reject) => pack.entry({ ...header, type: "file", size: content.length }, content, (err) => (err ? reject(err) : resolve())));
+        } else {
+          const entry = pack.entry({ ...header, type: "file", size: lstatSync(m.path).size });
+          await pipeline(createReadStream(m.path), entry);
+        }
+      }
+      pack.finalize();
+    } catch (err) {
+      pack.destroy(err as Error);
+    }
+  })();
+  return pack as unknown as NodeJS.ReadableStream;
+}

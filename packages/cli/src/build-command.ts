@@ -4,7 +4,7 @@
  * stop the running tasks; their stamps are not written.
  */
 import { Kiln, UsageError, writeGraphFiles, type KilnOptions } from "@kiln/core";
-import { DEFAULT_PLUGINS } from "./plugins.js";
+import { cliKilnOptions } from "./plugins.js";
 import { EXIT } from "./errors.js";
 import type { Output } from "./output.js";
 import { attachReporter, reporterKind } from "./reporters/index.js";
@@ -51,8 +51,7 @@ export async function buildCommand(ctx: BuildContext, o: BuildCommandOptions): P
   if (o.signatures !== undefined && o.signatures !== "none" && o.signatures !== "printdiff") {
     throw new UsageError(`-S takes 'none' or 'printdiff', not '${o.signatures}'`);
   }
-  // plugin packages resolve from the CLI, which ships them beside kiln
-  const options: KilnOptions = { cwd: ctx.cwd, env: ctx.env, importPlugin: (spec) => import(spec), defaultPlugins: DEFAULT_PLUGINS, ...(o.threads ? { threads: o.threads } : {}) };
+  const options: KilnOptions = cliKilnOptions(ctx, o.threads ? { threads: o.threads } : {});
   const kiln = new Kiln(options);
   const parsed = await kiln.parseAll();
   for (const w of parsed.warnings) ctx.io.err(`WARNING: ${w}\n`);

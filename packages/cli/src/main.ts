@@ -5,7 +5,7 @@
 import { Command, CommanderError } from "commander";
 import { DataStore, Kiln, UsageError, emitEnvironment, emitHistory, shellQuote, type KilnOptions } from "@kiln/core";
 import { resolve } from "node:path";
-import { DEFAULT_PLUGINS } from "./plugins.js";
+import { cliKilnOptions } from "./plugins.js";
 import { EXIT, reportError } from "./errors.js";
 // commands load their modules when used: `kiln -p` should not pay for the build UI
 const buildCommand = async (...a: Parameters<typeof import("./build-command.js").buildCommand>) =>
@@ -45,8 +45,7 @@ interface RunContext {
 }
 
 function kilnFor(ctx: RunContext, history = false): Kiln {
-  // plugin packages resolve from the CLI, which ships them beside kiln
-  const opts: KilnOptions = { cwd: ctx.cwd, env: ctx.env, history, importPlugin: (spec) => import(spec), defaultPlugins: DEFAULT_PLUGINS };
+  const opts: KilnOptions = cliKilnOptions(ctx, { history });
   return new Kiln(opts);
 }
 

@@ -17,11 +17,10 @@ import {
   siginfoPath,
   taskName,
   UsageError,
-  type KilnOptions,
   type Siginfo,
   type TaskGraph,
 } from "@kiln/core";
-import { DEFAULT_PLUGINS } from "./plugins.js";
+import { cliKilnOptions } from "./plugins.js";
 import { EXIT } from "./errors.js";
 import type { Output } from "./output.js";
 
@@ -47,7 +46,7 @@ export function dumpsig(ctx: SigContext, file: string): number {
 export async function diffsigs(ctx: SigContext, files: string[], task?: { recipe: string; task: string }): Promise<number> {
   let pair: [string, string];
   if (task) {
-    const kiln = new Kiln({ cwd: ctx.cwd, env: ctx.env, importPlugin: (spec) => import(spec), defaultPlugins: DEFAULT_PLUGINS } satisfies KilnOptions);
+    const kiln = new Kiln(cliKilnOptions(ctx));
     const info = await kiln.findRecipe(task.recipe);
     const name = taskName(task.task);
     const found = findSiginfos(info.stamp, name);

@@ -3,8 +3,8 @@
  * here, on a mirror, or missing) and `kiln sstate prune --older-than DAYS |
  * --keep-latest`. The work is @kiln/sstate's; it is loaded only for these commands.
  */
-import { Kiln, UsageError, type KilnOptions } from "@kiln/core";
-import { DEFAULT_PLUGINS } from "./plugins.js";
+import { Kiln, UsageError } from "@kiln/core";
+import { cliKilnOptions } from "./plugins.js";
 import { EXIT } from "./errors.js";
 import type { Output } from "./output.js";
 
@@ -17,7 +17,7 @@ export interface SstateContext {
 const load = () => import("@kiln/sstate");
 
 function kilnFor(ctx: SstateContext): Kiln {
-  return new Kiln({ cwd: ctx.cwd, env: ctx.env, importPlugin: (spec) => import(spec), defaultPlugins: DEFAULT_PLUGINS } satisfies KilnOptions);
+  return new Kiln(cliKilnOptions(ctx));
 }
 
 export async function sstateList(ctx: SstateContext, targets: string[]): Promise<number> {

@@ -28,6 +28,11 @@ export interface TaskContext {
   logFile: string;
   /** Aborted when the build is interrupted. */
   signal: AbortSignal;
+  /** A note or warning in the task's log and on the build's console (as `kiln.note/warn` in metadata). */
+  note(message: string): void;
+  warn(message: string): void;
+  /** Run a metadata function (shell or JS) in this task's context, as bb.build.exec_func. */
+  execFunc(name: string): Promise<void>;
 }
 
 export interface StampInfo {

@@ -29,7 +29,7 @@ export { runTasks, planRun, dryRun, remainingPath, type RunOptions, type RunEnvi
 export { stampFile, currentTasks } from "./run/stamps.js";
 export { shellScript, reachedFunctions, exportedVariables } from "./run/shell.js";
 export { withLocks } from "./run/locks.js";
-export { explodeDeps } from "./util/dep-list.js";
+export { explodeDeps, explodeDepVersions } from "./util/dep-list.js";
 export type { TaskContext, TaskResult, StampInfo } from "./hooks.js";
 export type { BuildOptions } from "./kiln.js";
 export { initShellParser, shellDeps, shellExecs, type CodeDeps } from "./deps/shell.js";

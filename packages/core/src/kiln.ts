@@ -60,8 +60,6 @@ export interface KilnOptions extends LoadConfigOptions {
   importPlugin?: PluginImporter;
   /** Plugins to apply besides those KILN_PLUGINS names. */
   plugins?: KilnPlugin<Kiln>[];
-  /** Plugin packages loaded as if KILN_PLUGINS named them first (the CLI's fetchers). */
-  defaultPlugins?: string[];
 }
 
 export class Kiln {
@@ -331,7 +329,7 @@ export interface BuildOptions extends Omit<RunOptions, "env" | "targets" | "thre
 /** What worker threads need to load the same configuration: only cloneable settings (no plugins or importers). */
 function configOptions(o: KilnOptions): LoadConfigOptions {
   // (plugins, importers and default plugin lists stay in this thread)
-  return { cwd: o.cwd, env: o.env, history: o.history, prefiles: o.prefiles, postfiles: o.postfiles };
+  return { cwd: o.cwd, env: o.env, history: o.history, prefiles: o.prefiles, postfiles: o.postfiles, defaultPlugins: o.defaultPlugins, pluginResolveFrom: o.pluginResolveFrom };
 }
 
 export function newDataStore(history = false): DataStore {

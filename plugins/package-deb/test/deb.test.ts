@@ -4,7 +4,8 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { fieldValue, writeDeb, type DebCompression, type DebSpec } from "../src/index.js";
+import { fieldValue, type Compression as DebCompression } from "@kiln/package";
+import { writeDeb, type DebSpec } from "../src/index.js";
 
 let dir: string;
 beforeEach(() => {

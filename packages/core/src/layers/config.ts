@@ -22,6 +22,10 @@ export interface LoadConfigOptions {
   /** Extra configuration files read before/after bitbake.conf (-r / -R). */
   prefiles?: string[];
   postfiles?: string[];
+  /** Plugin packages loaded as if KILN_PLUGINS named them first (the CLI's fetchers and packagers). */
+  defaultPlugins?: string[];
+  /** Directories plugin package names are resolved from (the host's own, e.g. the CLI's). */
+  pluginResolveFrom?: string[];
 }
 
 export interface LayerInfo {
@@ -143,12 +147,50 @@ export function loadConfiguration(options: LoadConfigOptions = {}): Configuratio
 
   for (const f of options.postfiles ?? []) evaluateFile(resolve(cwd, f), data, session);
 
+  // plugin packages that ship classes/ or conf/ are searched after the layers, before the base layer
+  const specs = [...(options.defaultPlugins ?? []), ...String(data.getVar("KILN_PLUGINS") ?? "").split(/\s+/).filter(Boolean)];
+  const pluginDirs = pluginLayerDirs(specs, [...(options.pluginResolveFrom ?? []), String(data.getVar("TOPDIR")), cwd]);
+  if (pluginDirs.length) {
+    const parts = String(data.getVar("BBPATH")).split(":").filter((p) => p && p !== meta && !pluginDirs.includes(p));
+    data.setVar("BBPATH", [...parts, ...pluginDirs, meta].join(":"), { file: "[kiln]", line: 0, op: "append (plugins)" });
+  }
+
   data.setVar("__bbclasstype", "global", { ignore: true });
   for (const cls of ["base", ...String(data.getVar("INHERIT") ?? "").split(/\s+/).filter(Boolean)]) {
     inherit(cls, data, session, { file: "[INHERIT]", line: 1, column: 1 }, false);
   }
   data.setVar("__bbclasstype", "recipe", { ignore: true });
   return { d: data, session, topdir: String(data.getVar("TOPDIR")), bblayersConf, layers, env };
+}
+
+/** The root of an installed package `spec` resolved from one of `bases`, or undefined. */
+function packageRoot(spec: string, bases: string[]): string | undefined {
+  for (const base of bases) {
+    let file: string;
+    try {
+      file = createRequire(join(base, "noop.js")).resolve(spec);
+    } catch {
+      continue;
+    }
+    for (let dir = dirname(file); dir !== dirname(dir); dir = dirname(dir)) {
+      if (existsSync(join(dir, "package.json"))) return dir;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Package roots of the plugins `specs` (package names; paths are files inside layers,
+ * which are on BBPATH already) that ship `classes/` or `conf/`, in order.
+ */
+export function pluginLayerDirs(specs: string[], bases: string[]): string[] {
+  const out: string[] = [];
+  for (const spec of new Set(specs)) {
+    if (spec.startsWith(".") || spec.startsWith("/")) continue;
+    const root = packageRoot(spec, [...bases, dirname(new URL(import.meta.url).pathname)]);
+    if (root && !out.includes(root) && (existsSync(join(root, "classes")) || existsSync(join(root, "conf")))) out.push(root);
+  }
+  return out;
 }
 
 /** BBFILE_COLLECTIONS with their patterns, priorities and LAYERDEPENDS checked. */

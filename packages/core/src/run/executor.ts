@@ -227,7 +227,14 @@ class TaskExecution {
     const d = this.d;
     const task = this.node.task;
     const started = Date.now();
-    const ctx: TaskContext = { log: (l) => this.appendLog(l), logFile: this.logFile, signal: this.env.signal };
+    const ctx: TaskContext = {
+      log: (l) => this.appendLog(l),
+      logFile: this.logFile,
+      signal: this.env.signal,
+      note: (m) => this.api.note(m),
+      warn: (m) => this.api.warn(m),
+      execFunc: (name) => this.execFunc(name),
+    };
     const startedEvent = { type: "TaskStarted" as const, ...this.ref, ...this.number(), logFile: this.logFile, time: started };
     hooks.taskStarted.call(startedEvent);
     try {

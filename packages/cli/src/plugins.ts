@@ -13,6 +13,7 @@ export const DEFAULT_PLUGINS = [
   "@kiln/fetch-git",
   "@kiln/package",
   "@kiln/package-deb",
+  "@kiln/package-ipk",
 ];
 
 /** Options for a Kiln run by the CLI: plugin packages resolve from the CLI, which ships them beside kiln. */

@@ -5,8 +5,7 @@
  */
 import { join } from "node:path";
 import type { DataStore, Kiln, KilnPlugin } from "@kiln/core";
-import { debianArch, debianDepends, debianVersion, registerPackageWriter, writeFeedIndex, type Compression, type PackageToWrite } from "@kiln/package";
-import { listTree } from "@kiln/package";
+import { debianArch, debianDepends, debianVersion, extendedDescription, listTree, registerPackageWriter, writeFeedIndex, type Compression, type PackageToWrite } from "@kiln/package";
 import { writeDeb } from "./deb.js";
 
 export const PLUGIN_NAME = "kiln:package-deb";
@@ -37,7 +36,7 @@ export function debControl(p: PackageToWrite, d: DataStore): [string, string][] 
   if (p.homepage) fields.push(["Homepage", p.homepage]);
   const source = String(d.getVar("PN") ?? p.pn);
   if (source !== p.name) fields.push(["Source", source]);
-  const long = p.description && p.description !== p.summary ? `\n${p.description}` : "";
+  const long = extendedDescription(p);
   fields.push(["Description", `${p.summary}${long}`]);
   return fields;
 }

@@ -57,7 +57,7 @@ export const plugin: KilnPlugin<Kiln> = {
 export default plugin;
 
 export { doPackage, packageVar } from "./package-task.js";
-export { packagesToWrite, writePackagesTask, deployWorkDir, archDir, type PackageToWrite } from "./writer-task.js";
+export { packagesToWrite, writePackagesTask, extendedDescription, deployWorkDir, archDir, type PackageToWrite } from "./writer-task.js";
 export { writeArPackage, fieldValue, controlText, scriptText, MAINTAINER_SCRIPTS, type ArPackageSpec, type MaintainerScript } from "./ar-package.js";
 export { compress, decompress, type Compression } from "./compress.js";
 export { writeFeedIndex, readControl, type IndexFlavour } from "./feed-index.js";

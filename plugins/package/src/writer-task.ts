@@ -94,6 +94,12 @@ export function packagesToWrite(d: DataStore): PackageToWrite[] {
   });
 }
 
+/** The extended description, unless it only repeats the synopsis (OE's default DESCRIPTION is "${SUMMARY}."). */
+export function extendedDescription(p: PackageToWrite): string {
+  const d = p.description.trim();
+  return d && d.replace(/\.$/, "") !== p.summary.replace(/\.$/, "") ? `\n${d}` : "";
+}
+
 /** do_package_write_<type>: every kept package through `write` into a fresh deploy work dir. */
 export async function writePackagesTask(
   d: DataStore,

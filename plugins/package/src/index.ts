@@ -6,9 +6,12 @@
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { DataStore, Kiln, KilnPlugin } from "@kiln/core";
+import { packTar, treeMembers, type DataStore, type Kiln, type KilnPlugin } from "@kiln/core";
+import { controlText, fieldValue } from "./ar-package.js";
+import { compress } from "./compress.js";
+import { debianVersion } from "./versions.js";
 import { doPackage } from "./package-task.js";
-import { writePackagesTask, type PackageToWrite } from "./writer-task.js";
+import { archDir, writePackagesTask, type PackageToWrite } from "./writer-task.js";
 
 export const PLUGIN_NAME = "kiln:package";
 
@@ -45,8 +48,15 @@ export function registerPackageWriter(kiln: Kiln, w: PackageWriter): void {
   });
 }
 
-export const plugin: KilnPlugin<Kiln> = {
+/**
+ * What a writer plugin that cannot import @kiln/package (a plugin file inside a layer)
+ * reaches through `kiln.plugins.get("kiln:package").api`.
+ */
+export const packageApi = { registerPackageWriter, packTar, treeMembers, compress, archDir, debianVersion, fieldValue, controlText };
+
+export const plugin: KilnPlugin<Kiln> & { api: typeof packageApi } = {
   name: PLUGIN_NAME,
+  api: packageApi,
   apply(kiln) {
     kiln.hooks.taskFunction.for("do_package").tapPromise(PLUGIN_NAME, async (_t, d, ctx) => {
       await doPackage(d, ctx);

@@ -9,6 +9,16 @@ const TOOLS = [
   ["gpg", "gnupg"],
   ["gpgv", "gpgv"],
   ["bash", "bash"],
+  // packaging (issue #7): the real tools check kiln's packages
+  ["dpkg-deb", "dpkg"],
+  ["rpm", "rpm"],
+  ["rpm2cpio", "rpm2cpio"],
+  ["cpio", "cpio"],
+  ["lintian", "lintian"],
+  ["xz", "xz-utils"],
+  ["createrepo_c", "createrepo-c"],
+  ["cc", "gcc"],
+  ["make", "make"],
 ];
 
 const has = (cmd) => spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;

@@ -2,7 +2,8 @@
  * Issue #7, packaging through the CLI and the real classes: do_package splits ${D}
  * by PACKAGES/FILES (OE's defaults), finds shared-library dependencies from ELF
  * NEEDED entries, drops empty packages, warns about unshipped files; the deb and ipk
- * writers produce packages dpkg, dpkg-deb, lintian, ar and tar accept, with feeds.
+ * writers produce packages dpkg, dpkg-deb, lintian, ar, tar, rpm and rpm2cpio accept,
+ * with feeds.
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -69,7 +70,7 @@ let out = "";
 const deployed = (type: string, arch: string) => join(t.build, "tmp", "deploy", type, arch);
 
 beforeAll(async () => {
-  t = buildTree({ local: `KILN_PLUGINS += "@kiln/sstate"\nPACKAGE_CLASSES = "package_deb package_ipk"\nSOURCE_DATE_EPOCH = "1700000000"\n` });
+  t = buildTree({ local: `KILN_PLUGINS += "@kiln/sstate"\nPACKAGE_CLASSES = "package_deb package_ipk package_rpm"\nSOURCE_DATE_EPOCH = "1700000000"\n` });
   t.recipe("libgreet_1.0.bb", LIB);
   t.recipe("greeter_1.0.bb", APP);
   t.recipe("greet-words_1.0.bb", WORDS);
@@ -193,6 +194,50 @@ describe("package_ipk", () => {
   });
 });
 
+const rpm = (...args: string[]) => execFileSync("rpm", args, { encoding: "utf8", stdio: "pipe" });
+
+describe("package_rpm", () => {
+  const file = () => join(deployed("rpm", "x86_64"), "greeter-1.0~rc1-r0.x86_64.rpm");
+
+  it("writes packages rpm reads: fields, epoch and ~ versions, files, dependencies, scripts", () => {
+    const info = rpm("-qpi", file());
+    expect(info).toMatch(/^Name\s+: greeter$/m);
+    expect(info).toMatch(/^Epoch\s+: 2$/m);
+    expect(info).toMatch(/^Version\s+: 1\.0~rc1$/m);
+    expect(info).toMatch(/^Release\s+: r0$/m);
+    expect(info).toMatch(/^License\s+: MIT$/m);
+    expect(rpm("-qpl", file()).split("\n")).toEqual(expect.arrayContaining(["/usr/bin/greeter", "/etc/greeter.conf"]));
+    expect(rpm("-qp", "--requires", file())).toMatch(/^libgreet$/m);
+    expect(rpm("-qp", "--provides", file())).toMatch(/^hello-sayer$/m);
+    expect(rpm("-qp", "--recommends", file())).toMatch(/^greet-words >= 1\.0$/m);
+    expect(rpm("-qp", "--scripts", file())).toMatch(/postinstall scriptlet[^\n]*\n[^]*configured/);
+    expect(rpm("-qpc", file()).trim()).toBe("/etc/greeter.conf");
+    expect(rpm("-qp", "--qf", "%{ARCH}\n", join(deployed("rpm", "noarch"), "greet-words-1.0-r0.noarch.rpm"))).toBe("noarch\n");
+    const dev = join(deployed("rpm", "x86_64"), "libgreet-dev-1.0-r0.x86_64.rpm");
+    expect(rpm("-qp", "--requires", dev)).toMatch(/^libgreet = 1\.0-r0$/m);
+  });
+
+  it("has digests rpm -K accepts, and a payload rpm2cpio | cpio lists", () => {
+    expect(rpm("-K", file())).toMatch(/digests OK/);
+    const listing = execFileSync("sh", ["-c", `rpm2cpio '${file()}' | cpio -t --quiet`], { encoding: "utf8" });
+    expect(listing.split("\n")).toEqual(expect.arrayContaining(["./usr/bin/greeter", "./etc/greeter.conf"]));
+  });
+
+  it.runIf(process.getuid?.() === 0)("installs into a fresh root with rpm --root", () => {
+    const root = join(t.root, "rpmroot");
+    mkdirSync(root, { recursive: true });
+    rpm("--root", root, "--dbpath", "/var/lib/rpm", "--initdb");
+    rpm("--root", root, "--dbpath", "/var/lib/rpm", "-i", "--nodeps", "--nosignature", "--noscripts", "--ignorearch", file(), join(deployed("rpm", "x86_64"), "libgreet-1.0-r0.x86_64.rpm"));
+    expect(rpm("--root", root, "--dbpath", "/var/lib/rpm", "-qa").split("\n").sort()).toEqual(["", "greeter-1.0~rc1-r0.x86_64", "libgreet-1.0-r0.x86_64"]);
+    expect(execFileSync(join(root, "usr/bin/greeter"), { env: { LD_LIBRARY_PATH: join(root, "usr/lib") }, encoding: "utf8" })).toBe("hello from libgreet\n");
+  });
+
+  it("indexes each architecture directory with createrepo_c", () => {
+    const repomd = readFileSync(join(deployed("rpm", "x86_64"), "repodata", "repomd.xml"), "utf8");
+    expect(repomd).toMatch(/<data type="primary">/);
+  });
+});
+
 describe("reproducibility and signatures", () => {
   it("gives byte-identical packages when the tree is built again from scratch", async () => {
     const file = join(deployed("deb", "x86_64"), "libgreet-dev_1.0-r0_amd64.deb");
@@ -210,6 +255,6 @@ describe("reproducibility and signatures", () => {
     const r = await t.kiln(["greet-words"]);
     expect(r.code, r.all).toBe(0);
     const ran = [...r.all.matchAll(/Task greet-words:(do_\w+) succeeded/g)].map((m) => m[1]).sort();
-    expect(ran).toEqual(["do_package", "do_package_write_deb", "do_package_write_ipk", "do_packagedata"]);
+    expect(ran).toEqual(["do_package", "do_package_write_deb", "do_package_write_ipk", "do_package_write_rpm", "do_packagedata"]);
   });
 });

@@ -14,6 +14,7 @@ export const DEFAULT_PLUGINS = [
   "@kiln/package",
   "@kiln/package-deb",
   "@kiln/package-ipk",
+  "@kiln/package-rpm",
 ];
 
 /** Options for a Kiln run by the CLI: plugin packages resolve from the CLI, which ships them beside kiln. */

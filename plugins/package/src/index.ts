@@ -25,6 +25,8 @@ export interface PackageWriter {
   plugin: string;
   /** Write one package into `dir` (its architecture's directory); returns the file written. */
   write(p: PackageToWrite, dir: string, d: DataStore): Promise<string>;
+  /** The feed directory of an architecture (default: PACKAGE_ARCH with `-` as `_`). */
+  dirName?(arch: string): string;
   /** Rebuild the feed index of one architecture directory of DEPLOY_DIR_<TYPE>. */
   index?(dir: string): Promise<void>;
 }
@@ -33,7 +35,7 @@ export interface PackageWriter {
 export function registerPackageWriter(kiln: Kiln, w: PackageWriter): void {
   const task = `do_package_write_${w.type}`;
   kiln.hooks.taskFunction.for(task).tapPromise(w.plugin, async (_t, d, ctx) => {
-    await writePackagesTask(d, ctx, w.type, (p, dir) => w.write(p, dir, d));
+    await writePackagesTask(d, ctx, w.type, (p, dir) => w.write(p, dir, d), w.dirName);
     return true;
   });
   const index = w.index;

@@ -106,11 +106,12 @@ export async function writePackagesTask(
   ctx: TaskContext,
   type: string,
   write: (p: PackageToWrite, outDir: string) => Promise<string>,
+  dirName: (arch: string) => string = archDir,
 ): Promise<void> {
   const out = deployWorkDir(d, type);
   rmSync(out, { recursive: true, force: true });
   for (const p of packagesToWrite(d)) {
-    const dir = join(out, archDir(p.arch));
+    const dir = join(out, dirName(p.arch));
     mkdirSync(dir, { recursive: true });
     const file = await write(p, dir);
     ctx.log(`wrote ${file}`);

@@ -15,6 +15,7 @@ export const DEFAULT_PLUGINS = [
   "@kiln/package-deb",
   "@kiln/package-ipk",
   "@kiln/package-rpm",
+  "@kiln/image",
 ];
 
 /** Options for a Kiln run by the CLI: plugin packages resolve from the CLI, which ships them beside kiln. */

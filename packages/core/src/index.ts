@@ -50,3 +50,4 @@ export { patchSources } from "./fetch/patch.js";
 export type { FetchApi } from "./js/kiln-api.js";
 export { readAr, writeAr, type ArMember } from "./util/ar.js";
 export { packTar, treeMembers, type TreeMember } from "./util/pack-tar.js";
+export { definedIn } from "./util/defined-in.js";

@@ -13,9 +13,15 @@ js do_package_write_deb () {
 addtask package_write_deb after do_packagedata do_package before do_build
 do_package_write_deb[dirs] = "${WORKDIR}"
 do_package_write_deb[cleandirs] = "${WORKDIR}/deploy-debs"
+# runtime dependencies are packaged first (OE: debian.bbclass's DEBIANRDEP), which also
+# puts them below an image's do_rootfs[recrdeptask]
+do_package_write_deb[rdeptask] = "do_packagedata"
 do_package_write_deb[vardeps] += "MAINTAINER PRIORITY PACKAGE_DEB_COMPRESSION ${@gen_packagevar(d)}"
 SSTATETASKS += "do_package_write_deb"
 do_package_write_deb[sstate-inputdirs] = "${WORKDIR}/deploy-debs"
 do_package_write_deb[sstate-outputdirs] = "${DEPLOY_DIR_DEB}"
 addtask package_write_deb_setscene
 do_build[rdeptask] += "do_package_write_deb"
+# an image (which has no packages of its own) has every package it installs written
+# in this format too, as OpenEmbedded's package classes do
+do_rootfs[recrdeptask] += "do_package_write_deb"

@@ -60,7 +60,7 @@ export async function writeDebFor(p: PackageToWrite, dir: string, d: DataStore):
 export const plugin: KilnPlugin<Kiln> = {
   name: PLUGIN_NAME,
   apply(kiln) {
-    registerPackageWriter(kiln, { type: "deb", plugin: PLUGIN_NAME, write: writeDebFor, index: (dir) => writeFeedIndex(dir, ".deb", "apt") });
+    registerPackageWriter(kiln, { type: "deb", plugin: PLUGIN_NAME, classFile: new URL("../classes/package_deb.bbclass", import.meta.url), write: writeDebFor, index: (dir) => writeFeedIndex(dir, ".deb", "apt") });
   },
 };
 export default plugin;

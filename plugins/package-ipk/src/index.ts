@@ -61,7 +61,7 @@ export async function writeIpkFor(p: PackageToWrite, dir: string, d: DataStore):
 export const plugin: KilnPlugin<Kiln> = {
   name: PLUGIN_NAME,
   apply(kiln) {
-    registerPackageWriter(kiln, { type: "ipk", plugin: PLUGIN_NAME, write: writeIpkFor, index: (dir) => writeFeedIndex(dir, ".ipk", "opkg") });
+    registerPackageWriter(kiln, { type: "ipk", plugin: PLUGIN_NAME, classFile: new URL("../classes/package_ipk.bbclass", import.meta.url), write: writeIpkFor, index: (dir) => writeFeedIndex(dir, ".ipk", "opkg") });
   },
 };
 export default plugin;

@@ -81,6 +81,6 @@ async function writeRepodata(dir: string, kiln: Kiln): Promise<void> {
 export const plugin: KilnPlugin<Kiln> = {
   name: PLUGIN_NAME,
   apply(kiln) {
-    registerPackageWriter(kiln, { type: "rpm", plugin: PLUGIN_NAME, write: writeRpmFor, dirName: rpmArch, index: (dir) => writeRepodata(dir, kiln) });
+    registerPackageWriter(kiln, { type: "rpm", plugin: PLUGIN_NAME, classFile: new URL("../classes/package_rpm.bbclass", import.meta.url), write: writeRpmFor, dirName: rpmArch, index: (dir) => writeRepodata(dir, kiln) });
   },
 };

@@ -6,7 +6,8 @@
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { packTar, treeMembers, type DataStore, type Kiln, type KilnPlugin } from "@kiln/core";
+import { fileURLToPath } from "node:url";
+import { definedIn, packTar, treeMembers, type DataStore, type Kiln, type KilnPlugin } from "@kiln/core";
 import { controlText, fieldValue } from "./ar-package.js";
 import { compress } from "./compress.js";
 import { debianVersion } from "./versions.js";
@@ -14,6 +15,9 @@ import { doPackage } from "./package-task.js";
 import { archDir, writePackagesTask, type PackageToWrite } from "./writer-task.js";
 
 export const PLUGIN_NAME = "kiln:package";
+
+/** The class whose do_package this plugin gives a body (a recipe's own do_package is left alone). */
+const PACKAGE_CLASS = fileURLToPath(new URL("../classes/package.bbclass", import.meta.url));
 
 /** taskPost stages: feed indexes are rebuilt after shared state has installed the packages. */
 export const PACKAGE_STAGE = { INDEX: 100 } as const;
@@ -25,6 +29,12 @@ export interface PackageWriter {
   plugin: string;
   /** Write one package into `dir` (its architecture's directory); returns the file written. */
   write(p: PackageToWrite, dir: string, d: DataStore): Promise<string>;
+  /**
+   * The class that declares the task (`new URL("../classes/package_x.bbclass", import.meta.url)`):
+   * the body is supplied only while the task is that class's — a recipe or layer
+   * defining its own do_package_write_<type> keeps it.
+   */
+  classFile: string | URL;
   /** The feed directory of an architecture (default: PACKAGE_ARCH with `-` as `_`). */
   dirName?(arch: string): string;
   /** Rebuild the feed index of one architecture directory of DEPLOY_DIR_<TYPE>. */
@@ -34,14 +44,16 @@ export interface PackageWriter {
 /** Give `do_package_write_<type>` its body and keep DEPLOY_DIR_<TYPE>'s indexes current. */
 export function registerPackageWriter(kiln: Kiln, w: PackageWriter): void {
   const task = `do_package_write_${w.type}`;
+  const classFile = typeof w.classFile === "string" ? w.classFile : fileURLToPath(w.classFile);
   kiln.hooks.taskFunction.for(task).tapPromise(w.plugin, async (_t, d, ctx) => {
+    if (!definedIn(d, task, classFile)) return undefined;
     await writePackagesTask(d, ctx, w.type, (p, dir) => w.write(p, dir, d), w.dirName);
     return true;
   });
   const index = w.index;
   if (!index) return;
   kiln.hooks.taskPost.tapPromise({ name: w.plugin, stage: PACKAGE_STAGE.INDEX }, async (t, d, result) => {
-    if (!result.ok || (t.task !== task && t.task !== `${task}_setscene`)) return;
+    if (!result.ok || (t.task !== task && t.task !== `${task}_setscene`) || !definedIn(d, task, classFile)) return;
     const deploy = String(d.getVar(`DEPLOY_DIR_${w.type.toUpperCase()}`) ?? "");
     if (!deploy || !existsSync(deploy)) return;
     for (const arch of readdirSync(deploy).sort()) {
@@ -61,6 +73,7 @@ export const plugin: KilnPlugin<Kiln> & { api: typeof packageApi } = {
   api: packageApi,
   apply(kiln) {
     kiln.hooks.taskFunction.for("do_package").tapPromise(PLUGIN_NAME, async (_t, d, ctx) => {
+      if (!definedIn(d, "do_package", PACKAGE_CLASS)) return undefined;
       await doPackage(d, ctx);
       return true;
     });

@@ -1,0 +1,159 @@
+/**
+ * What deb and ipk share: the ar layout (`debian-binary`, `control.tar.*`,
+ * `data.tar.*`) read with core's `readAr`, the payload unpacked with core's
+ * `extractTarStream`, and packages found through the `Packages` index of each
+ * architecture directory of the deploy dir (else by their conventional file name).
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { Readable } from "node:stream";
+import tar from "tar-stream";
+import { extractTarStream, KilnError, readAr } from "@kiln/core";
+import { decompress } from "@kiln/package";
+import type { MaintainerScript, MemberInfo, OpenedPackage } from "./backend.js";
+import { MAINTAINER_SCRIPTS } from "./backend.js";
+import { field, parseStanzas } from "./control.js";
+
+/** A package-level error: names the package and the file. */
+export function packageError(name: string, file: string, message: string, cause?: unknown): KilnError {
+  return new KilnError("FATAL", `package ${name} (${file}): ${message}`, { details: { package: name, file }, cause });
+}
+
+/**
+ * Read a tar held in memory: every member's mode and mtime, and (when `contents`)
+ * the content of regular files, by name without `./`.
+ */
+async function scanTar(data: Buffer, what: string, contents: boolean): Promise<{ files: Map<string, Buffer>; members: Map<string, MemberInfo> }> {
+  const files = new Map<string, Buffer>();
+  const members = new Map<string, MemberInfo>();
+  const extract = tar.extract();
+  const done = (async () => {
+    for await (const entry of extract) {
+      const h = entry.header;
+      const name = h.name.replace(/^\.\//, "").replace(/\/+$/, "");
+      if (name) members.set(name, { mode: (h.mode ?? 0o644) & 0o7777, mtime: Math.floor((h.mtime?.getTime() ?? 0) / 1000) });
+      if (contents && (h.type === "file" || h.type === "contiguous-file")) {
+        const chunks: Buffer[] = [];
+        for await (const c of entry) chunks.push(c as Buffer);
+        files.set(name, Buffer.concat(chunks));
+      } else entry.resume();
+    }
+  })();
+  try {
+    await Promise.all([
+      new Promise<void>((resolve, reject) => {
+        extract.on("finish", resolve);
+        extract.on("error", reject);
+        extract.end(data);
+      }),
+      done,
+    ]);
+  } catch (err) {
+    throw new Error(`${what} is not a valid tar archive: ${(err as Error).message}`);
+  }
+  return { files, members };
+}
+
+/** Open a .deb/.ipk: control fields, scripts, conffiles, other control members; the payload stays packed until `extract`. */
+export async function openArPackage(file: string, expectedName: string): Promise<OpenedPackage> {
+  let members;
+  try {
+    members = readAr(readFileSync(file), file);
+  } catch (err) {
+    throw packageError(expectedName, file, (err as Error).message, err);
+  }
+  const control = members.find((m) => m.name.startsWith("control.tar"));
+  const data = members.find((m) => m.name.startsWith("data.tar"));
+  if (!control || !data) throw packageError(expectedName, file, `no ${control ? "data" : "control"}.tar member: not a package`);
+  const ext = (name: string) => name.replace(/^(control|data)\.tar\.?/, "");
+  const unpacked = async (m: { name: string; data: Buffer }) => {
+    try {
+      // Buffer.from: @kiln/package's zstd path hands back execa's Uint8Array
+      return Buffer.from(await decompress(m.data, ext(m.name)));
+    } catch (err) {
+      throw packageError(expectedName, file, `member ${m.name} cannot be decompressed: ${(err as Error).message}`, err);
+    }
+  };
+  let controlFiles: Map<string, Buffer>;
+  try {
+    controlFiles = (await scanTar(await unpacked(control), control.name, true)).files;
+  } catch (err) {
+    if (err instanceof KilnError) throw err;
+    throw packageError(expectedName, file, (err as Error).message, err);
+  }
+  const text = controlFiles.get("control")?.toString("utf8");
+  if (text === undefined) throw packageError(expectedName, file, `${control.name} has no control file`);
+  const stanza = parseStanzas(text)[0] ?? [];
+  const name = field(stanza, "Package") ?? "";
+  const version = field(stanza, "Version") ?? "";
+  const arch = field(stanza, "Architecture") ?? "";
+  if (!name || !version) throw packageError(expectedName, file, "control file has no Package or Version");
+  const scripts: Partial<Record<MaintainerScript, string>> = {};
+  for (const s of MAINTAINER_SCRIPTS) {
+    const body = controlFiles.get(s);
+    if (body) scripts[s] = body.toString("utf8");
+  }
+  const conffiles = (controlFiles.get("conffiles")?.toString("utf8") ?? "").split("\n").map((l) => l.trim()).filter(Boolean);
+  const extra: Record<string, Buffer> = {};
+  for (const [k, v] of controlFiles) if (k !== "control" && k !== "conffiles" && !(MAINTAINER_SCRIPTS as readonly string[]).includes(k)) extra[k] = v;
+
+  let payload: Buffer | undefined;
+  const payloadTar = async () => (payload ??= await unpacked(data));
+  return {
+    file,
+    name,
+    version,
+    arch,
+    control: text,
+    scripts,
+    conffiles,
+    extra,
+    async extract(dest) {
+      await extractTarStream(Readable.from([await payloadTar()]), dest, `package ${name} (${file})`);
+    },
+    async members() {
+      try {
+        return (await scanTar(await payloadTar(), data.name, false)).members;
+      } catch (err) {
+        throw packageError(name, file, (err as Error).message, err);
+      }
+    },
+  };
+}
+
+export interface FeedEntry {
+  name: string;
+  version: string;
+  arch: string;
+  file: string;
+}
+
+/** Every package the `Packages` indexes of `deployDir`'s architecture directories list. */
+export function readFeeds(deployDir: string): FeedEntry[] {
+  const out: FeedEntry[] = [];
+  if (!existsSync(deployDir)) return out;
+  for (const dir of readdirSync(deployDir).sort()) {
+    const index = join(deployDir, dir, "Packages");
+    if (!statSync(join(deployDir, dir)).isDirectory() || !existsSync(index)) continue;
+    for (const s of parseStanzas(readFileSync(index, "utf8"))) {
+      const name = field(s, "Package");
+      const filename = field(s, "Filename");
+      if (!name || !filename) continue;
+      out.push({ name, version: field(s, "Version") ?? "", arch: field(s, "Architecture") ?? "", file: join(deployDir, dir, filename) });
+    }
+  }
+  return out;
+}
+
+/**
+ * The file of package `name` at `version`: from the feed indexes, else the
+ * conventional `<name>_<version>_<arch>.<ext>` in the package's architecture
+ * directory (an index can lag behind when two builds share the deploy dir).
+ */
+export function findInFeed(feeds: FeedEntry[], name: string, version: string, fallback: string): string | undefined {
+  // the package's own architecture directory first (a deploy dir may hold several machines' packages)
+  const hits = feeds.filter((e) => e.name === name && e.version === version && existsSync(e.file));
+  const hit = hits.find((e) => dirname(e.file) === dirname(fallback)) ?? hits[0];
+  if (hit) return hit.file;
+  return existsSync(fallback) ? fallback : undefined;
+}

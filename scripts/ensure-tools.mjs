@@ -12,6 +12,7 @@ const TOOLS = [
   // packaging (issue #7): the real tools check kiln's packages
   ["dpkg-deb", "dpkg"],
   ["rpm", "rpm"],
+  ["rpmbuild", "rpm"],
   ["rpm2cpio", "rpm2cpio"],
   ["cpio", "cpio"],
   ["lintian", "lintian"],

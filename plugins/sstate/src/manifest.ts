@@ -3,10 +3,10 @@
  * with a manifest of every path it put there, so the next version of the task can
  * remove exactly those first, and two recipes installing the same path are caught.
  */
-import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, symlinkSync } from "node:fs";
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, symlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { KilnError } from "@kiln/core";
-import { writeJsonAtomic } from "./files.js";
+import { tempName, writeJsonAtomic } from "./files.js";
 
 export interface Manifest {
   /** `PN:do_task` that installed the files. */
@@ -84,15 +84,21 @@ export function installTree(src: string, dest: string, manifestPath: string, own
       });
     }
   }
-  const installed: string[] = [];
+  // the manifest goes first, so files of an install cut short are still known (and removed next
+  // time); each file goes in under a temp name and is renamed, so none is ever half-written
+  const installed = files.map((rel) => join(dest, rel));
+  writeJsonAtomic(manifestPath, { owner, taskhash, files: installed } satisfies Manifest);
   for (const rel of files) {
     const from = join(src, rel);
     const target = join(dest, rel);
     mkdirSync(dirname(target), { recursive: true });
-    rmSync(target, { force: true });
-    if (lstatSync(from).isSymbolicLink()) symlinkSync(readlinkSync(from), target);
-    else copyFileSync(from, target);
-    installed.push(target);
+    const tmp = tempName(target);
+    try {
+      if (lstatSync(from).isSymbolicLink()) symlinkSync(readlinkSync(from), tmp);
+      else copyFileSync(from, tmp);
+      renameSync(tmp, target);
+    } finally {
+      rmSync(tmp, { force: true });
+    }
   }
-  writeJsonAtomic(manifestPath, { owner, taskhash, files: installed } satisfies Manifest);
 }

@@ -240,14 +240,18 @@ describe("package_rpm", () => {
 
 describe("reproducibility and signatures", () => {
   it("gives byte-identical packages when the tree is built again from scratch", async () => {
-    const file = join(deployed("deb", "x86_64"), "libgreet-dev_1.0-r0_amd64.deb");
-    const before = readFileSync(file);
+    const files = [
+      join(deployed("deb", "x86_64"), "libgreet-dev_1.0-r0_amd64.deb"),
+      join(deployed("ipk", "x86_64"), "libgreet_1.0-r0_x86_64.ipk"),
+      join(deployed("rpm", "x86_64"), "libgreet-1.0-r0.x86_64.rpm"),
+    ];
+    const before = files.map((f) => readFileSync(f));
     const r = await t.kiln(["-f", "-c", "package", "libgreet"]);
     expect(r.code, r.all).toBe(0);
     const again = await t.kiln(["libgreet"]);
     expect(again.code, again.all).toBe(0);
-    expect(again.all).toMatch(/libgreet:do_package_write_deb/);
-    expect(readFileSync(file).equals(before)).toBe(true);
+    for (const type of ["deb", "ipk", "rpm"]) expect(again.all).toMatch(new RegExp(`Task libgreet:do_package_write_${type} succeeded`));
+    files.forEach((f, i) => expect(readFileSync(f).equals(before[i]), f).toBe(true));
   });
 
   it("reruns the package tasks when FILES changes, and nothing else", async () => {

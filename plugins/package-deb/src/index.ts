@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import type { DataStore, Kiln, KilnPlugin } from "@kiln/core";
-import { debianArch, debianDepends, debianVersion, extendedDescription, listTree, registerPackageWriter, writeFeedIndex, type Compression, type PackageToWrite } from "@kiln/package";
+import { debianArch, debianDepends, debianVersion, extendedDescription, registerPackageWriter, walkTree, writeFeedIndex, type Compression, type PackageToWrite } from "@kiln/package";
 import { writeDeb } from "./deb.js";
 
 export const PLUGIN_NAME = "kiln:package-deb";
@@ -43,8 +43,8 @@ export function debControl(p: PackageToWrite, d: DataStore): [string, string][] 
 
 /** debhelper's rule: every regular file under /etc is a conffile, besides CONFFILES. */
 function conffiles(p: PackageToWrite): string[] {
-  const etc = listTree(p.root)
-    .filter((e) => !e.isDir && e.rel.startsWith("etc/"))
+  const etc = walkTree(p.root)
+    .filter((e) => e.stat.isFile() && e.rel.startsWith("etc/"))
     .map((e) => `/${e.rel}`);
   return [...new Set([...p.conffiles, ...etc])].sort();
 }

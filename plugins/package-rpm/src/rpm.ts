@@ -15,13 +15,12 @@
  * fit in memory. Written to a temp name, then renamed.
  */
 import { createHash } from "node:crypto";
-import { createReadStream, createWriteStream, lstatSync, readdirSync, readlinkSync, renameSync, rmSync, type Stats } from "node:fs";
+import { createReadStream, createWriteStream, readlinkSync, renameSync, rmSync, type Stats } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { Readable, Transform, type Duplex, type TransformCallback } from "node:stream";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { UsageError } from "@kiln/core";
-import { execa } from "execa";
+import { compressToFile, DEFAULT_LEVEL, fileChunks, walkTree, WHOLE_FILE, type Compression } from "@kiln/package";
 import { CPIO_MAX_SIZE, CPIO_TRAILER, cpioHeader, cpioPadding } from "./cpio.js";
 import { bin, encodeHeader, i18nString, int16, int32, int64, string, stringArray, type TagData, type Tags } from "./header.js";
 
@@ -187,28 +186,18 @@ type DependencyKind = keyof typeof DEPENDENCY_TAGS;
 const DEPENDENCY_KINDS = Object.keys(DEPENDENCY_TAGS) as DependencyKind[];
 
 interface Compressor {
+  /** @kiln/package's name for it (the program, its level and threads come from there). */
+  how: Compression;
   level: number;
   /** The rpmlib() feature a reader needs for this payload compressor. */
   rpmlib: [string, string];
-  stream(level: number): Promise<Duplex>;
 }
 
+// Both run multi-threaded with output that does not depend on the thread count (see
+// @kiln/package's compress.ts), so the bytes do not depend on the machine.
 const COMPRESSORS: Record<RpmCompression, Compressor> = {
-  xz: {
-    level: 6,
-    rpmlib: ["PayloadIsXz", "5.2-1"],
-    // lzma-native's multi-threaded encoder (chosen whenever `threads` is given, 0 = one
-    // per CPU) writes the same blocks whatever the thread count, and it bundles its
-    // own liblzma, so the bytes depend neither on the machine nor on its xz version.
-    // Imported lazily: a native module that zstd-only users never need to load.
-    stream: async (level) => (await import("lzma-native")).default.createCompressor({ preset: level, threads: 0 }),
-  },
-  zstd: {
-    level: 19,
-    rpmlib: ["PayloadIsZstd", "5.4.18-1"],
-    // zstd's output is the same for any number of worker threads (-T0: one per CPU).
-    stream: async (level) => execa("zstd", ["-q", "-c", `-${level}`, "-T0"]).duplex(),
-  },
+  xz: { how: "xz", level: DEFAULT_LEVEL.xz, rpmlib: ["PayloadIsXz", "5.2-1"] },
+  zstd: { how: "zst", level: DEFAULT_LEVEL.zst, rpmlib: ["PayloadIsZstd", "5.4.18-1"] },
 };
 
 /** A dependency as the header stores it. */
@@ -289,17 +278,7 @@ function packageFile(path: string, source: string, st: Stats): PackageFile {
 
 /** Everything under `root`, sorted by path in byte order as rpmbuild does (rpm finds payload entries in the header by binary search). */
 function scanRoot(root: string): PackageFile[] {
-  const files: PackageFile[] = [];
-  const walk = (rel: string) => {
-    for (const name of readdirSync(join(root, rel))) {
-      const path = `${rel}/${name}`;
-      const source = join(root, path);
-      const file = packageFile(path, source, lstatSync(source));
-      files.push(file);
-      if (fileType(file) === S_IFDIR) walk(path);
-    }
-  };
-  walk("");
+  const files = walkTree(root).map((e) => packageFile(`/${e.rel}`, e.path, e.stat));
   return files.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
 }
 
@@ -310,29 +289,31 @@ function checkConffiles(spec: RpmSpec, files: PackageFile[]): void {
   }
 }
 
-/** A sha256 and byte count of what flows through. */
-class Meter extends Transform {
+/** A byte count and sha256 of what flows through a stream. */
+class Meter {
   size = 0;
   readonly hash = createHash("sha256");
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+  update(chunk: Buffer): void {
     this.size += chunk.length;
     this.hash.update(chunk);
-    done(null, chunk);
+  }
+  async *through(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    for await (const c of chunks) {
+      this.update(c);
+      yield c;
+    }
   }
 }
 
 /** A regular file's content in chunks; returns its sha256. */
 async function* fileContent(file: PackageFile): AsyncGenerator<Buffer, string> {
-  const hash = createHash("sha256");
-  let size = 0;
-  for await (const chunk of createReadStream(file.source) as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    size += chunk.length;
-    yield chunk;
+  const meter = new Meter();
+  try {
+    yield* meter.through(fileChunks(file.source, file.size));
+  } catch (err) {
+    throw new UsageError(`rpm payload: ${(err as Error).message}`, { cause: err });
   }
-  // the cpio header already promised `file.size` bytes
-  if (size !== file.size) throw new Error(`rpm payload: ${file.source} changed while it was being packaged`);
-  return hash.digest("hex");
+  return meter.hash.digest("hex");
 }
 
 /** The cpio archive of `files`; inode numbers are header positions + 1, as FILEINODES says. */
@@ -349,8 +330,11 @@ async function* cpioArchive(files: PackageFile[], mtime: number): AsyncGenerator
 async function writePayload(files: PackageFile[], spec: RpmSpec, file: string): Promise<Payload> {
   const compressor = COMPRESSORS[spec.compression ?? "xz"];
   const archive = new Meter();
+  const size = files.reduce((n, f) => n + f.size, 0);
+  await compressToFile(Readable.from(archive.through(cpioArchive(files, spec.buildTime))), compressor.how, file, { level: compressor.level, size });
+  // Read back for its sha256, which the main header carries.
   const compressed = new Meter();
-  await pipeline(Readable.from(cpioArchive(files, spec.buildTime)), archive, await compressor.stream(compressor.level), compressed, createWriteStream(file));
+  for await (const chunk of createReadStream(file, { highWaterMark: WHOLE_FILE }) as AsyncIterable<Buffer>) compressed.update(chunk);
   return { file, size: compressed.size, sha256: compressed.hash.digest("hex"), archiveSize: archive.size, archiveSha256: archive.hash.digest("hex") };
 }
 
@@ -489,7 +473,7 @@ function mainHeader(spec: RpmSpec, files: PackageFile[], payload: Payload): Buff
 /** Digests of the main header, and the legacy md5 and sizes of header + payload. */
 async function signatureHeader(header: Buffer, payload: Payload): Promise<Buffer> {
   const md5 = createHash("md5").update(header);
-  for await (const chunk of createReadStream(payload.file) as AsyncIterable<Buffer>) md5.update(chunk);
+  for await (const chunk of createReadStream(payload.file, { highWaterMark: WHOLE_FILE }) as AsyncIterable<Buffer>) md5.update(chunk);
   const tags: Tags = new Map([
     [SIGTAG.SHA1, string(createHash("sha1").update(header).digest("hex"))],
     [SIGTAG.SHA256, string(createHash("sha256").update(header).digest("hex"))],

@@ -4,8 +4,7 @@
  * relative to the tree's root; a matched directory brings everything below it);
  * a path already claimed by an earlier package is skipped.
  */
-import { lstatSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { walkTree } from "./tree.js";
 
 export interface TreeEntry {
   /** Path relative to the root, without a leading slash. */
@@ -15,23 +14,7 @@ export interface TreeEntry {
 
 /** Every entry under `root`, parents before children, sorted. */
 export function listTree(root: string): TreeEntry[] {
-  const out: TreeEntry[] = [];
-  const walk = (rel: string) => {
-    let names: string[];
-    try {
-      names = readdirSync(join(root, rel)).sort();
-    } catch {
-      return;
-    }
-    for (const name of names) {
-      const r = rel ? `${rel}/${name}` : name;
-      const st = lstatSync(join(root, r));
-      out.push({ rel: r, isDir: st.isDirectory() });
-      if (st.isDirectory()) walk(r);
-    }
-  };
-  walk("");
-  return out;
+  return walkTree(root).map((e) => ({ rel: e.rel, isDir: e.stat.isDirectory() }));
 }
 
 /** A FILES pattern as a regular expression over relative paths (glob: `*` and `?` stop at `/`, `**` crosses it). */

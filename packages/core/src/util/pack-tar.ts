@@ -5,7 +5,7 @@
  */
 import { createReadStream, lstatSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
-import { pipeline } from "node:stream/promises";
+import { once } from "node:events";
 import tar from "tar-stream";
 
 export interface TreeMember {
@@ -18,6 +18,25 @@ export interface TreeMember {
   linkname?: string;
   /** In-memory content instead of the file at `path`. */
   content?: Buffer;
+  /** A file's size in bytes as listed (default: lstat when it is packed). */
+  size?: number;
+}
+
+export interface PackTarOptions {
+  /** A file member's bytes, exactly `size` of them (default: the file at its path). */
+  content?: (member: TreeMember & { size: number }) => AsyncIterable<Buffer>;
+}
+
+/**
+ * One tar entry from `chunks`, with backpressure. Not `pipeline()`: a read error would
+ * destroy the entry and with it the whole pack, before the caller could add context.
+ */
+async function writeEntry(pack: tar.Pack, header: Partial<tar.Header> & Pick<tar.Header, "name">, chunks: AsyncIterable<Buffer>): Promise<void> {
+  const entry = pack.entry(header);
+  // A failure reaches the reader through the pack, which destroys this entry with it.
+  entry.on("error", () => {});
+  for await (const c of chunks) if (!entry.write(c)) await once(entry, "drain");
+  await new Promise<void>((resolve, reject) => entry.end((err?: Error | null) => (err ? reject(err) : resolve())));
 }
 
 /** The members under `dir`, sorted, named `${prefix}/${relative}` (directories get a trailing `/` when `slashDirs`). */
@@ -41,7 +60,7 @@ export function treeMembers(dir: string, prefix: string, options: { slashDirs?: 
 }
 
 /** A tar stream of `members` (in the order given), every header normalised. */
-export function packTar(members: TreeMember[], mtimeSeconds: number): NodeJS.ReadableStream {
+export function packTar(members: TreeMember[], mtimeSeconds: number, options: PackTarOptions = {}): NodeJS.ReadableStream {
   const pack = tar.pack();
   const mtime = new Date(mtimeSeconds * 1000);
   void (async () => {
@@ -54,8 +73,8 @@ export function packTar(members: TreeMember[], mtimeSeconds: number): NodeJS.Rea
           const content = m.content;
           await new Promise<void>((resolve, reject) => pack.entry({ ...header, type: "file", size: content.length }, content, (err) => (err ? reject(err) : resolve())));
         } else {
-          const entry = pack.entry({ ...header, type: "file", size: lstatSync(m.path).size });
-          await pipeline(createReadStream(m.path), entry);
+          const size = m.size ?? lstatSync(m.path).size;
+          await writeEntry(pack, { ...header, type: "file", size }, options.content ? options.content({ ...m, size }) : createReadStream(m.path));
         }
       }
       pack.finalize();

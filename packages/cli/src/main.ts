@@ -206,6 +206,19 @@ function buildProgram(ctx: RunContext, setCode: (c: number) => void): Command {
     .option("--keep-latest", "all but the newest object of each recipe task")
     .action(async (o: { olderThan?: string; keepLatest?: boolean }) => setCode(await (await import("./sstate-command.js")).sstatePrune(ctx, o)));
 
+  const debian = program.command("debian").description("Debian root filesystems (@kiln/debian): show the resolved package set, lock it");
+  debian
+    .command("show")
+    .argument("<target>", "a recipe that inherits debian-rootfs")
+    .description("the packages of the target's root filesystem, with versions and why each is in it")
+    .action(async (target: string) => setCode(await (await import("./debian-command.js")).debianShow(ctx, target)));
+  debian
+    .command("lock")
+    .argument("<targets...>", "recipes that inherit debian-rootfs")
+    .option("--update", "resolve again from the suite's current versions and rewrite the lock")
+    .description("write debian.lock: the targets' packages (name, version, arch, sha256) and the InRelease they came from")
+    .action(async (targets: string[], o: { update?: boolean }) => setCode(await (await import("./debian-command.js")).debianLock(ctx, targets, o)));
+
   program
     .command("init")
     .description("make a build directory with conf/bblayers.conf and conf/local.conf")

@@ -57,6 +57,15 @@ export interface VirtualRecipe {
 export interface RecipeIndexView {
   /** Add a recipe that has no file of its own. */
   addVirtual(recipe: VirtualRecipe): void;
+  /** The recipes parsed from files (from the parse cache or now), for plugins to read. */
+  readonly recipes: readonly RecipeInfo[];
+  /**
+   * Put a changed copy of a parsed recipe's index entry in its place (same `file`), as
+   * an anonymous function would have set it: e.g. task dependencies that can only be
+   * known once the virtual recipes exist. Not saved in the parse cache: taps run on
+   * every parse.
+   */
+  replace(info: RecipeInfo): void;
 }
 
 export function createHooks() {

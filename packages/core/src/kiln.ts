@@ -148,7 +148,18 @@ export class Kiln {
     cache.save();
 
     this.virtuals.clear();
-    await this.hooks.synthesizeRecipes.promise({ addVirtual: (r) => this.virtuals.set(r.info.file, r) }, d);
+    await this.hooks.synthesizeRecipes.promise(
+      {
+        addVirtual: (r) => this.virtuals.set(r.info.file, r),
+        recipes: infos,
+        replace: (info) => {
+          const at = infos.findIndex((i) => i.file === info.file);
+          if (at < 0) throw new KilnError("FATAL", `synthesizeRecipes: no parsed recipe ${info.file} to replace`);
+          infos[at] = info;
+        },
+      },
+      d,
+    );
     for (const v of this.virtuals.values()) infos.push(v.info);
 
     const preferred = this.choosePreferred(infos, collections);

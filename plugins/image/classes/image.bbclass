@@ -11,6 +11,9 @@ IMAGE_INSTALL ?= ""
 IMAGE_FSTYPES ?= "tar.gz"
 # the first of PACKAGE_CLASSES (each package_<type> class also sets it with ?=)
 IMAGE_PKGTYPE ?= "${@(d.getVar('PACKAGE_CLASSES') ?? '').split(/\s+/).filter(Boolean).map((c) => c.replace(/^package_/, ''))[0] ?? ''}"
+# "0" in a class that makes the rootfs by other means (debian-rootfs): no package
+# feeds needed, only this class's do_image and do_image_complete
+IMAGE_FROM_PACKAGE_FEEDS ?= "1"
 NO_RECOMMENDATIONS ?= ""
 BAD_RECOMMENDATIONS ?= ""
 PACKAGE_EXCLUDE ?= ""
@@ -64,6 +67,7 @@ deltask ${@image_package_write_tasks(d)}
 # an image without packages to install is skipped (not a parse error, which would stop
 # every build of the layer): building it says why
 js __anonymous () {
+    if ((d.getVar('IMAGE_FROM_PACKAGE_FEEDS') ?? '1') === '0') return
     const type = d.getVar('IMAGE_PKGTYPE') ?? ''
     const classes = (d.getVar('PACKAGE_CLASSES') ?? '').split(/\s+/).filter(Boolean)
     if (!type) kiln.skipRecipe('IMAGE_PKGTYPE is empty: set PACKAGE_CLASSES (e.g. "package_deb") so images have packages to install')

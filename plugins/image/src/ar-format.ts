@@ -54,8 +54,17 @@ async function scanTar(data: Buffer, what: string, contents: boolean): Promise<{
   return { files, members };
 }
 
+export interface OpenArOptions {
+  /**
+   * Unpack the (decompressed) payload tar into `dest` instead of core's
+   * `extractTarStream` — for formats whose payloads hold what that extractor refuses
+   * (Debian's absolute symlinks and hard links). `what` names the package for errors.
+   */
+  extractPayload?(payload: Buffer, dest: string, what: string): Promise<void>;
+}
+
 /** Open a .deb/.ipk: control fields, scripts, conffiles, other control members; the payload stays packed until `extract`. */
-export async function openArPackage(file: string, expectedName: string): Promise<OpenedPackage> {
+export async function openArPackage(file: string, expectedName: string, options: OpenArOptions = {}): Promise<OpenedPackage> {
   let members;
   try {
     members = readAr(readFileSync(file), file);
@@ -109,6 +118,7 @@ export async function openArPackage(file: string, expectedName: string): Promise
     conffiles,
     extra,
     async extract(dest) {
+      if (options.extractPayload) return options.extractPayload(await payloadTar(), dest, `package ${name} (${file})`);
       await extractTarStream(Readable.from([await payloadTar()]), dest, `package ${name} (${file})`);
     },
     async members() {

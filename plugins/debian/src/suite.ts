@@ -1,0 +1,80 @@
+/**
+ * The configured suite, loaded once per parse: settings with the host's apt
+ * configuration as defaults, the verified InRelease and Packages indexes, the
+ * universe of packages (the lock's versions where debian.lock has them), and the
+ * template every package recipe copies.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { KilnError, type DataStore, type Kiln } from "@kiln/core";
+import { hostArchitecture, hostDebianDefaults } from "./apt-sources.js";
+import { fetchPackagesFiles, fetchRelease, packagesText, type ReleaseFile, type SuiteConfig } from "./archive.js";
+import { readLock, type DebianLock } from "./lock.js";
+import { indexRecords } from "./packages-index.js";
+import { buildUniverse, type Universe } from "./resolve.js";
+import type { DebianPackage } from "./types.js";
+
+export interface Suite {
+  cfg: SuiteConfig;
+  prefix: string;
+  release: ReleaseFile;
+  /** Every stanza of the indexes (all versions), for the lock to find its versions in. */
+  all: DebianPackage[];
+  universe: Universe;
+  lock?: DebianLock;
+  lockFile: string;
+}
+
+const str = (d: DataStore, name: string) => String(d.getVar(name) ?? "").trim();
+const words = (v: string) => v.split(/\s+/).filter(Boolean);
+
+/**
+ * DEBIAN_* from the configuration, the host's apt sources filling what is unset; the
+ * values are written back into `d` so recipes and classes see what is used.
+ */
+export function suiteConfig(d: DataStore): SuiteConfig {
+  let host: ReturnType<typeof hostDebianDefaults> | undefined;
+  const fromHost = () => (host ??= hostDebianDefaults());
+  const mirror = str(d, "DEBIAN_MIRROR") || fromHost().mirror || "";
+  const suite = str(d, "DEBIAN_SUITE") || fromHost().suite || "";
+  if (!mirror || !suite) {
+    throw new KilnError("USAGE_ERROR", `@kiln/debian: no Debian ${mirror ? "suite" : "mirror"}: DEBIAN_${mirror ? "SUITE" : "MIRROR"} is not set and the host's apt sources have no deb entry`, {
+      hint: 'set DEBIAN_MIRROR = "http://<mirror>/debian" and DEBIAN_SUITE = "bookworm" in local.conf',
+    });
+  }
+  const components = words(str(d, "DEBIAN_COMPONENTS"));
+  const cfg: SuiteConfig = {
+    mirror: mirror.replace(/\/+$/, ""),
+    suite,
+    components: components.length ? components : ["main"],
+    arch: str(d, "DEBIAN_ARCH") || hostArchitecture(),
+    keyring: str(d, "DEBIAN_KEYRING") || fromHost().keyring || "/usr/share/keyrings/debian-archive-keyring.gpg",
+  };
+  d.setVar("DEBIAN_MIRROR", cfg.mirror);
+  d.setVar("DEBIAN_SUITE", cfg.suite);
+  d.setVar("DEBIAN_COMPONENTS", cfg.components.join(" "));
+  d.setVar("DEBIAN_ARCH", cfg.arch);
+  d.setVar("DEBIAN_KEYRING", cfg.keyring);
+  return cfg;
+}
+
+export const recipePrefix = (d: DataStore) => (d.getVar("DEBIAN_RECIPE_PREFIX") === undefined || d.getVar("DEBIAN_RECIPE_PREFIX") === null ? "debian-" : str(d, "DEBIAN_RECIPE_PREFIX"));
+
+export function lockFile(d: DataStore): string {
+  return str(d, "DEBIAN_LOCK_FILE") || join(str(d, "TOPDIR"), "debian.lock");
+}
+
+export async function loadSuite(kiln: Kiln, d: DataStore): Promise<Suite> {
+  const cfg = suiteConfig(d);
+  const release = await fetchRelease(kiln, d, cfg);
+  const files = await fetchPackagesFiles(kiln, d, cfg, release);
+  const cacheDir = str(d, "CACHE") || join(str(d, "TMPDIR"), "cache");
+  const all = (await Promise.all(files.map((f) => indexRecords(cacheDir, f.textSha256, `${cfg.suite} ${f.path}`, () => packagesText(f))))).flat();
+  const file = lockFile(d);
+  // `kiln debian lock --update` resolves from the suite's versions, ignoring the lock
+  const lock = existsSync(file) && str(d, "DEBIAN_LOCK_IGNORE") !== "1" ? readLock(file) : undefined;
+  // a lock pins versions: its records replace whatever the index has for those names
+  const pinned = lock ? new Map(lock.packages.map((p) => [p.name, p])) : undefined;
+  const universe = buildUniverse(pinned ? [...all.filter((p) => !pinned.has(p.name)), ...pinned.values()] : all, cfg.arch);
+  return { cfg, prefix: recipePrefix(d), release, all, universe, lock, lockFile: file };
+}

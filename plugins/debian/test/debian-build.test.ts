@@ -1,0 +1,260 @@
+/**
+ * @kiln/debian end to end, offline: a Debian-style repository built by kiln's own deb
+ * writer and signed by a throwaway key (fixture-repo.ts), served on 127.0.0.1; a
+ * build directory whose layer has debian-rootfs recipes. Checked: one virtual recipe
+ * per package (newest version), the resolved minbase set, the rootfs (merged /usr,
+ * dpkg's database read by the real dpkg) and its image, a second parse downloading
+ * nothing but InRelease, debian.lock pinning versions across a suite update (and the
+ * error when a pinned version is gone), an offline rebuild with BB_NO_NETWORK = "1"
+ * and no server, and the bad inputs: a wrong key, a Packages file whose sha256 is
+ * not the signed one, a .deb with an escaping member.
+ */
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { clearFileCache, Kiln } from "@kiln/core";
+import { main } from "@kiln/cli";
+// the CLI's options resolve plugin packages from the CLI, which ships them
+import { cliKilnOptions } from "../../../packages/cli/dist/plugins.js";
+import { badDeb, BASE_PACKAGES, buildFixtureRepo, resignRelease, run, serveDirectory, type FixtureRepo } from "./fixture-repo.js";
+
+const EPOCH = 1717243200;
+const roots: string[] = [];
+const servers: { close(): Promise<void> }[] = [];
+afterAll(async () => {
+  for (const s of servers.splice(0)) await s.close();
+  if (!process.env.KILN_KEEP_TMP) for (const r of roots.splice(0)) rmSync(r, { recursive: true, force: true });
+});
+
+const tmp = (what: string) => {
+  const dir = mkdtempSync(join(tmpdir(), `kiln-debian-${what}-`));
+  roots.push(dir);
+  return dir;
+};
+const sha256 = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
+
+const RECIPES: Record<string, string> = {
+  "deb-minbase_1.0.bb": `DEBIAN_VARIANT = "minbase"\ninherit debian-rootfs\n`,
+  "deb-hello_1.0.bb": `DEBIAN_VARIANT = "custom"\nDEBIAN_PACKAGES = "hello"\nDEBIAN_MERGED_USR = "0"\nIMAGE_FSTYPES = "tar.gz"\ninherit debian-rootfs\n`,
+  "deb-evil_1.0.bb": `DEBIAN_VARIANT = "custom"\nDEBIAN_PACKAGES = "evil"\ninherit debian-rootfs\n`,
+};
+
+/** A build directory using the repository at `url` (keyring `keyring`). */
+function buildDir(url: string, keyring: string, extra = ""): string {
+  const root = tmp("build");
+  const write = (rel: string, text: string) => {
+    mkdirSync(dirname(join(root, rel)), { recursive: true });
+    writeFileSync(join(root, rel), text);
+  };
+  write("build/conf/bblayers.conf", `BBPATH = "\${TOPDIR}"\nBBLAYERS = "\${TOPDIR}/../meta-deb"\n`);
+  write(
+    "build/conf/local.conf",
+    [
+      `KILN_PLUGINS += "@kiln/sstate @kiln/debian"`,
+      `SOURCE_DATE_EPOCH = "${EPOCH}"`,
+      `DEBIAN_MIRROR = "${url}"`,
+      `DEBIAN_SUITE = "kiln-test"`,
+      `DEBIAN_ARCH = "amd64"`,
+      `DEBIAN_KEYRING = "${keyring}"`,
+      `DEBIAN_LOCAL_REPO = "\${TMPDIR}/debian-repo"`,
+      extra,
+      "",
+    ].join("\n"),
+  );
+  write(
+    "meta-deb/conf/layer.conf",
+    `BBPATH .= ":\${LAYERDIR}"\nBBFILES += "\${LAYERDIR}/recipes/*.bb"\nBBFILE_COLLECTIONS += "deb"\nBBFILE_PATTERN_deb = "^\${LAYERDIR}/"\nBBFILE_PRIORITY_deb = "5"\n`,
+  );
+  for (const [name, text] of Object.entries(RECIPES)) write(`meta-deb/recipes/${name}`, text);
+  return root;
+}
+
+async function kiln(root: string, args: string[], env: Record<string, string> = {}) {
+  clearFileCache();
+  let out = "";
+  const code = await main(args, { cwd: join(root, "build"), env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/root", ...env }, io: { out: (t) => (out += t), err: (t) => (out += t) } });
+  return { code, out };
+}
+
+async function parse(root: string) {
+  clearFileCache();
+  const k = new Kiln(cliKilnOptions({ cwd: join(root, "build"), env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } }));
+  return { k, result: await k.parseAll() };
+}
+
+/** The package `name`'s .deb replaced by `data`; Packages and Release follow, signed again. */
+async function replaceDeb(repo: FixtureRepo, name: string, write: (out: string) => Promise<void>): Promise<void> {
+  const key = [...repo.debs.keys()].find((k) => k.startsWith(`${name}_`));
+  if (!key) throw new Error(`no ${name} in the fixture`);
+  const deb = repo.debs.get(key) as string;
+  await write(deb);
+  const data = readFileSync(deb);
+  const dir = join(repo.root, "dists", repo.suite, "main", `binary-${repo.arch}`);
+  const text = readFileSync(join(dir, "Packages"), "utf8")
+    .split("\n\n")
+    .map((st) =>
+      st.startsWith(`Package: ${name}\n`)
+        ? st
+            .replace(/^Size: .*$/m, `Size: ${data.length}`)
+            .replace(/^SHA256: .*$/m, `SHA256: ${sha256(data)}`)
+            .replace(/^MD5sum: .*$/m, `MD5sum: ${createHash("md5").update(data).digest("hex")}`)
+        : st,
+    )
+    .join("\n\n");
+  writeFileSync(join(dir, "Packages"), text);
+  writeFileSync(join(dir, "Packages.xz"), await run("xz", ["-c", "-6", "-T1"], { input: text }));
+  writeFileSync(join(dir, "Packages.gz"), gzipSync(Buffer.from(text), { level: 9 }));
+  await resignRelease(repo, (release) =>
+    release.replace(/^ ([0-9a-f]+) +(\d+) (main\/binary-\S+\/Packages(\.xz|\.gz)?)$/gm, (_m, hash: string, _size, path: string) => {
+      const content = readFileSync(join(repo.root, "dists", repo.suite, path));
+      return ` ${hash.length === 64 ? sha256(content) : createHash("md5").update(content).digest("hex")} ${String(content.length).padStart(16)} ${path}`;
+    }),
+  );
+}
+
+let repo: FixtureRepo;
+let server: Awaited<ReturnType<typeof serveDirectory>>;
+
+beforeAll(async () => {
+  const dir = tmp("repo");
+  repo = await buildFixtureRepo(dir, [...BASE_PACKAGES, { name: "evil", version: "1.0-1", section: "misc" }]);
+  await replaceDeb(repo, "evil", (out) => badDeb(out, "dotdot", { name: "evil", version: "1.0-1", arch: "amd64" }));
+  server = await serveDirectory(repo.root);
+  servers.push(server);
+}, 120_000);
+
+const uniqueNames = () => new Set([...BASE_PACKAGES.map((p) => p.name), "evil"]);
+
+describe("virtual recipes from the index", () => {
+  it("one recipe per package name, the newest version, with its fields", async () => {
+    const root = buildDir(server.url, repo.keyring);
+    const { k, result } = await parse(root);
+    expect(result.errors).toEqual([]);
+    expect(result.stats.virtual).toBe(uniqueNames().size);
+    const byPn = new Map(result.recipes.map((r) => [r.pn, r]));
+    // two versions of hello: 2.10-3 wins; diffutils 1:3.8-4 beats 3.10-1 by its epoch
+    expect(byPn.get("debian-hello")?.pv).toBe("2.10-3");
+    expect(byPn.get("debian-diffutils")).toMatchObject({ pe: "1", pv: "3.8-4" });
+    // RDEPENDS: alternatives resolved, prefixed; RPROVIDES from Provides
+    expect(byPn.get("debian-mawk")?.rprovides["debian-mawk"]).toContain("debian-awk");
+    const d = k.parseRecipe(byPn.get("debian-hello")!.file);
+    expect(d.getVar("DEBIAN_VERSION")).toBe("2.10-3");
+    expect(String(d.getVar("SRC_URI"))).toContain(`${server.url}/pool/main/h/hello/hello_2.10-3_amd64.deb`);
+    expect(d.getVarFlag("SRC_URI", "sha256sum")).toBe(sha256(readFileSync(repo.debs.get("hello_2.10-3_amd64") as string)));
+    expect(String(d.getVar("RDEPENDS"))).toBe("debian-libc6");
+  });
+
+  it("the same package data gives the same basehashes; a changed field changes only its recipe", async () => {
+    const a = (await parse(buildDir(server.url, repo.keyring))).result.recipes;
+    const b = (await parse(buildDir(server.url, repo.keyring))).result.recipes;
+    const hashes = (rs: typeof a) => Object.fromEntries(rs.filter((r) => r.virtual).map((r) => [r.pn, r.basehashes]));
+    expect(hashes(b)).toEqual(hashes(a));
+    const sed = a.find((r) => r.pn === "debian-sed")!;
+    expect(Object.keys(sed.basehashes ?? {})).toEqual(expect.arrayContaining(["do_fetch", "do_install", "do_build"]));
+    expect(sed.basehashes?.do_fetch).not.toBe(a.find((r) => r.pn === "debian-grep")!.basehashes?.do_fetch);
+  });
+});
+
+/** debootstrap's minbase of the fixture: Essential + Priority: required + apt, closed over Pre-Depends/Depends. */
+const MINBASE = `adduser apt base-files base-passwd bash coreutils dash debconf debian-archive-keyring debianutils diffutils dpkg
+findutils gcc-12-base gpgv grep gzip hostname init-system-helpers libacl1 libapt-pkg6.0 libattr1 libaudit-common libaudit1
+libblkid1 libbz2-1.0 libc-bin libc6 libcap-ng0 libcap2 libcrypt1 libdebconfclient0 libgcc-s1 libgmp10 liblzma5 libmd0
+libmount1 libpam-modules libpam-modules-bin libpam-runtime libpam0g libpcre2-8-0 libseccomp2 libselinux1 libsmartcols1
+libstdc++6 libsystemd0 libtinfo6 libudev1 libuuid1 libxxhash0 libzstd1 login mawk ncurses-base ncurses-bin passwd
+perl-base sed sysvinit-utils tar usr-is-merged util-linux zlib1g`.split(/\s+/);
+
+const MACHINE = "qemux86-64";
+const workdir = (root: string, pn: string) => {
+  const base = join(root, "build", "tmp", "work");
+  const sys = readdirSync(base).find((d) => existsSync(join(base, d, pn)));
+  if (!sys) throw new Error(`no work dir for ${pn}`);
+  return join(base, sys, pn, "1.0-r0");
+};
+const deployed = (root: string) => join(root, "build", "tmp", "deploy", "images", MACHINE);
+
+describe("debian-rootfs", () => {
+  let root: string;
+  beforeAll(() => {
+    root = buildDir(server.url, repo.keyring);
+  });
+
+  it("kiln debian show prints debootstrap's minbase set: versions, reasons, usr-is-merged over usrmerge, mawk over gawk", async () => {
+    const { code, out } = await kiln(root, ["debian", "show", "deb-minbase"]);
+    expect(code, out).toBe(0);
+    const lines = out.split("\n").filter((l) => l.includes("<-"));
+    expect(lines.map((l) => l.split(" ")[0])).toEqual(MINBASE);
+    expect(out).toMatch(/^usr-is-merged 37~deb12u1 all {2}<- Depends of init-system-helpers: usrmerge \| usr-is-merged$/m);
+    expect(out).toMatch(/^diffutils 1:3\.8-4 amd64 {2}<- Essential: yes$/m);
+    expect(out).toMatch(/^apt 2\.6\.1 amd64 {2}<- Priority: required$/m);
+    expect(out).toContain(`${MINBASE.length} packages`);
+  });
+
+  it("builds the minbase rootfs: merged /usr, dpkg's database as dpkg reads it, the image, its manifest and the local repository", async () => {
+    const { code, out } = await kiln(root, ["deb-minbase"]);
+    expect(code, out).toBe(0);
+    const rootfs = join(workdir(root, "deb-minbase"), "rootfs");
+    for (const dir of ["bin", "sbin", "lib"]) expect(readlinkSync(join(rootfs, dir))).toBe(`usr/${dir}`);
+    // bash ships /bin/bash: through the link it is in /usr/bin
+    expect(lstatSync(join(rootfs, "usr/bin/bash")).isFile()).toBe(true);
+    const listed = execFileSync("dpkg", [`--root=${rootfs}`, "-l"], { encoding: "utf8" }).split("\n").filter((l) => /^iU /.test(l));
+    expect(listed.map((l) => l.split(/\s+/)[1].replace(/:amd64$/, "")).sort()).toEqual([...MINBASE].sort());
+    expect(execFileSync("dpkg", [`--root=${rootfs}`, "-L", "bash"], { encoding: "utf8" })).toContain("/bin/bash");
+    expect(execFileSync("dpkg", [`--root=${rootfs}`, "-s", "diffutils"], { encoding: "utf8" })).toMatch(/^Version: 1:3\.8-4$/m);
+
+    const images = readdirSync(deployed(root));
+    const image = images.find((f) => /^deb-minbase-qemux86-64-\d{14}\.rootfs\.tar\.zst$/.test(f));
+    expect(image, images.join(" ")).toBeDefined();
+    const tarList = execFileSync("tar", ["--zstd", "-tvf", join(deployed(root), image!)], { encoding: "utf8" });
+    expect(tarList).toMatch(/^l\S+ .* \.\/bin -> usr\/bin$/m);
+    expect(tarList).toMatch(/ \.\/var\/lib\/dpkg\/status$/m);
+    const manifest = readFileSync(join(deployed(root), "deb-minbase-qemux86-64.manifest"), "utf8");
+    expect(manifest.trim().split("\n")).toHaveLength(MINBASE.length);
+    expect(manifest).toContain("libc6 amd64 2.36-9+deb12u4\n");
+
+    // the local apt repository: every package of the rootfs, its pool the .debs in DL_DIR
+    const repoDir = join(root, "build", "tmp", "debian-repo");
+    const packages = readFileSync(join(repoDir, "dists/kiln-test/main/binary-amd64/Packages"), "utf8");
+    const stanzas = packages.trim().split("\n\n");
+    expect(stanzas).toHaveLength(MINBASE.length);
+    for (const st of stanzas) {
+      const file = /^Filename: (.*)$/m.exec(st)?.[1] as string;
+      expect(sha256(readFileSync(join(repoDir, file)))).toBe(/^SHA256: (.*)$/m.exec(st)?.[1]);
+    }
+    const release = readFileSync(join(repoDir, "dists/kiln-test/Release"), "utf8");
+    expect(release).toContain(` ${sha256(packages)} `);
+  }, 120_000);
+
+  it("a second parse downloads the InRelease only; an unchanged build runs nothing", async () => {
+    const before = server.requests.length;
+    const { code, out } = await kiln(root, ["deb-minbase"]);
+    expect(code, out).toBe(0);
+    expect(server.requests.slice(before)).toEqual(["/dists/kiln-test/InRelease"]);
+    expect(out).toMatch(/Attempted \d+ tasks of which \d+ didn't need to be rerun and all succeeded/);
+    expect(out).not.toMatch(/Running task .*do_rootfs/);
+  }, 60_000);
+
+  it("without merged /usr: real /bin; a custom set is the packages asked for and their dependencies", async () => {
+    const { code, out } = await kiln(root, ["deb-hello"]);
+    expect(code, out).toBe(0);
+    const rootfs = join(workdir(root, "deb-hello"), "rootfs");
+    expect(readdirSync(rootfs).filter((f) => lstatSync(join(rootfs, f)).isSymbolicLink())).toEqual([]);
+    expect(lstatSync(join(rootfs, "usr/bin/hello")).isFile()).toBe(true);
+    const manifest = readFileSync(join(deployed(root), "deb-hello-qemux86-64.manifest"), "utf8");
+    expect(manifest.trim().split("\n").map((l) => l.split(" ")[0])).toEqual(["gcc-12-base", "hello", "libc6", "libgcc-s1"]);
+    expect(manifest).toContain("hello amd64 2.10-3\n");
+    expect(readdirSync(deployed(root))).toContain("deb-hello-qemux86-64.rootfs.tar.gz");
+  }, 60_000);
+
+  it("a .deb with a member escaping the rootfs fails the build, naming the package and member, leaving no rootfs", async () => {
+    const { code, out } = await kiln(root, ["deb-evil"]);
+    expect(code).not.toBe(0);
+    expect(out).toMatch(/evil/);
+    expect(out).toMatch(/\.\.\/evil/);
+    expect(existsSync(join(workdir(root, "deb-evil"), "rootfs"))).toBe(false);
+    expect(readdirSync(deployed(root)).filter((f) => f.startsWith("deb-evil"))).toEqual([]);
+  }, 60_000);
+});

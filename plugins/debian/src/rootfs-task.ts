@@ -34,7 +34,7 @@ export async function doRootfs(_kiln: Kiln, d: DataStore, ctx: TaskContext, stat
 
   const repo = str(d, "DEBIAN_LOCAL_REPO");
   if (repo) {
-    await writeLocalRepo(repo, dl, suite, packages);
+    writeLocalRepo(repo, dl, suite);
     ctx.log(`local apt repository: ${repo} (suite ${suite.cfg.suite})`);
   }
   writeFileSync(manifest, packages.map(({ pkg }) => `${pkg.name} ${pkg.arch} ${pkg.version}\n`).join(""));

@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { KilnError, type DataStore, type Kiln } from "@kiln/core";
 import { hostArchitecture, hostDebianDefaults } from "./apt-sources.js";
-import { fetchPackagesFiles, fetchRelease, packagesText, type ReleaseFile, type SuiteConfig } from "./archive.js";
+import { fetchPackagesFiles, fetchRelease, packagesText, type PackagesFile, type ReleaseFile, type SuiteConfig } from "./archive.js";
 import { readLock, type DebianLock } from "./lock.js";
 import { indexRecords } from "./packages-index.js";
 import { buildUniverse, type Universe } from "./resolve.js";
@@ -18,6 +18,8 @@ export interface Suite {
   cfg: SuiteConfig;
   prefix: string;
   release: ReleaseFile;
+  /** The verified Packages indexes, one per component. */
+  files: PackagesFile[];
   /** Every stanza of the indexes (all versions), for the lock to find its versions in. */
   all: DebianPackage[];
   universe: Universe;
@@ -76,5 +78,5 @@ export async function loadSuite(kiln: Kiln, d: DataStore): Promise<Suite> {
   // a lock pins versions: its records replace whatever the index has for those names
   const pinned = lock ? new Map(lock.packages.map((p) => [p.name, p])) : undefined;
   const universe = buildUniverse(pinned ? [...all.filter((p) => !pinned.has(p.name)), ...pinned.values()] : all, cfg.arch);
-  return { cfg, prefix: recipePrefix(d), release, all, universe, lock, lockFile: file };
+  return { cfg, prefix: recipePrefix(d), release, files, all, universe, lock, lockFile: file };
 }

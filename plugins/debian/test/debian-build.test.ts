@@ -215,17 +215,17 @@ describe("debian-rootfs", () => {
     expect(manifest.trim().split("\n")).toHaveLength(MINBASE.length);
     expect(manifest).toContain("libc6 amd64 2.36-9+deb12u4\n");
 
-    // the local apt repository: every package of the rootfs, its pool the .debs in DL_DIR
-    const repoDir = join(root, "build", "tmp", "debian-repo");
-    const packages = readFileSync(join(repoDir, "dists/kiln-test/main/binary-amd64/Packages"), "utf8");
-    const stanzas = packages.trim().split("\n\n");
-    expect(stanzas).toHaveLength(MINBASE.length);
-    for (const st of stanzas) {
-      const file = /^Filename: (.*)$/m.exec(st)?.[1] as string;
-      expect(sha256(readFileSync(join(repoDir, file)))).toBe(/^SHA256: (.*)$/m.exec(st)?.[1]);
+    // the local apt repository: the suite's signed InRelease and indexes, the pool DL_DIR's .debs
+    const local = join(root, "build", "tmp", "debian-repo");
+    execFileSync("gpgv", ["--keyring", repo.keyring, join(local, "dists/kiln-test/InRelease")], { stdio: "pipe" });
+    const index = readFileSync(join(local, "dists/kiln-test/main/binary-amd64/Packages.xz"));
+    expect(index.equals(readFileSync(join(repo.root, "dists/kiln-test/main/binary-amd64/Packages.xz")))).toBe(true);
+    for (const line of manifest.trim().split("\n")) {
+      const [name, arch, version] = line.split(" ");
+      const deb = repo.debs.get(`${name}_${version}_${arch}`) as string;
+      const rel = deb.slice(repo.root.length + 1);
+      expect(sha256(readFileSync(join(local, rel)))).toBe(sha256(readFileSync(deb)));
     }
-    const release = readFileSync(join(repoDir, "dists/kiln-test/Release"), "utf8");
-    expect(release).toContain(` ${sha256(packages)} `);
   }, 120_000);
 
   it("a second parse downloads the InRelease only; an unchanged build runs nothing", async () => {
@@ -257,4 +257,113 @@ describe("debian-rootfs", () => {
     expect(existsSync(join(workdir(root, "deb-evil"), "rootfs"))).toBe(false);
     expect(readdirSync(deployed(root)).filter((f) => f.startsWith("deb-evil"))).toEqual([]);
   }, 60_000);
+});
+
+/** local.conf of `root` with its mirror and keyring replaced. */
+function pointAt(root: string, url: string, keyring: string, extra = ""): void {
+  const conf = join(root, "build", "conf", "local.conf");
+  const text = readFileSync(conf, "utf8")
+    .replace(/^DEBIAN_MIRROR = .*$/m, `DEBIAN_MIRROR = "${url}"`)
+    .replace(/^DEBIAN_KEYRING = .*$/m, `DEBIAN_KEYRING = "${keyring}"`);
+  writeFileSync(conf, `${text}${extra}\n`);
+}
+
+describe("debian.lock", () => {
+  it("pins the set across a suite update until --update; a pinned version gone from the mirror and DL_DIR is an error naming it", async () => {
+    // the suite moves on: sed 4.9-2 replaces 4.9-1 (a new repository, a new key)
+    const sed = BASE_PACKAGES.find((p) => p.name === "sed")!;
+    const newer = await buildFixtureRepo(tmp("repo2"), [...BASE_PACKAGES.filter((p) => p !== sed), { ...sed, version: "4.9-2" }]);
+    const server2 = await serveDirectory(newer.root);
+    servers.push(server2);
+
+    const root = buildDir(server.url, repo.keyring);
+    const locked = await kiln(root, ["debian", "lock", "deb-minbase"]);
+    expect(locked.code, locked.out).toBe(0);
+    const lockFile = join(root, "build", "debian.lock");
+    const lock = JSON.parse(readFileSync(lockFile, "utf8")) as { suite: string; release: { sha256: string; date: string }; packages: { name: string; version: string; sha256: string }[] };
+    expect(lock.packages.map((p) => p.name)).toEqual(MINBASE);
+    expect(lock.packages.find((p) => p.name === "sed")).toMatchObject({ version: "4.9-1", sha256: sha256(readFileSync(repo.debs.get("sed_4.9-1_amd64")!)) });
+    expect(lock.release.sha256).toBe(sha256(readFileSync(join(repo.root, "dists/kiln-test/InRelease"))));
+    expect(lock.release.date).toMatch(/2024/);
+    const again = await kiln(root, ["debian", "lock", "deb-minbase"]);
+    expect(again.code).not.toBe(0);
+    expect(again.out).toMatch(/debian\.lock exists/);
+
+    // fetched while the old suite was there: the pinned .debs are in DL_DIR
+    expect((await kiln(root, ["deb-minbase"])).code).toBe(0);
+    pointAt(root, server2.url, newer.keyring);
+    const show = await kiln(root, ["debian", "show", "deb-minbase"]);
+    expect(show.code, show.out).toBe(0);
+    expect(show.out).toMatch(/^sed 4\.9-1 amd64/m);
+    const rebuilt = await kiln(root, ["deb-minbase"]);
+    expect(rebuilt.code, rebuilt.out).toBe(0);
+    expect(readFileSync(join(deployed(root), "deb-minbase-qemux86-64.manifest"), "utf8")).toContain("sed amd64 4.9-1\n");
+
+    // another build directory with the same lock but an empty DL_DIR: 4.9-1 is nowhere
+    const other = buildDir(server2.url, newer.keyring);
+    writeFileSync(join(other, "build", "debian.lock"), readFileSync(lockFile));
+    const gone = await kiln(other, ["deb-minbase"]);
+    expect(gone.code).not.toBe(0);
+    expect(gone.out).toMatch(/pins sed 4\.9-1, which kiln-test no longer has/);
+
+    const updated = await kiln(root, ["debian", "lock", "--update", "deb-minbase"]);
+    expect(updated.code, updated.out).toBe(0);
+    expect(readFileSync(lockFile, "utf8")).toMatch(/"name":"sed","version":"4\.9-2"/);
+    const after = await kiln(root, ["deb-minbase"]);
+    expect(after.code, after.out).toBe(0);
+    expect(readFileSync(join(deployed(root), "deb-minbase-qemux86-64.manifest"), "utf8")).toContain("sed amd64 4.9-2\n");
+  }, 180_000);
+});
+
+describe("offline", () => {
+  it('rebuilds the rootfs with BB_NO_NETWORK = "1": with the mirror gone, then from the local apt repository', async () => {
+    const own = await serveDirectory(repo.root);
+    const root = buildDir(own.url, repo.keyring);
+    expect((await kiln(root, ["deb-minbase"])).code).toBe(0);
+    await own.close();
+    const manifest = readFileSync(join(deployed(root), "deb-minbase-qemux86-64.manifest"), "utf8");
+    const clean = () => {
+      for (const dir of ["tmp/work", "tmp/stamps", "tmp/deploy", "sstate-cache"]) rmSync(join(root, "build", dir), { recursive: true, force: true });
+    };
+    // the mirror is gone: InRelease and the indexes come from DL_DIR, verified again
+    clean();
+    pointAt(root, own.url, repo.keyring, 'BB_NO_NETWORK = "1"');
+    const offline = await kiln(root, ["deb-minbase"]);
+    expect(offline.code, offline.out).toBe(0);
+    expect(offline.out).toMatch(/deb-minbase:do_rootfs succeeded/);
+    expect(readFileSync(join(deployed(root), "deb-minbase-qemux86-64.manifest"), "utf8")).toBe(manifest);
+    // the local repository as the mirror
+    const local = join(root, "build", "tmp", "debian-repo");
+    clean();
+    pointAt(root, `file://${local}`, repo.keyring);
+    const fromLocal = await kiln(root, ["deb-minbase"]);
+    expect(fromLocal.code, fromLocal.out).toBe(0);
+    expect(fromLocal.out).toMatch(/deb-minbase:do_rootfs succeeded/);
+    expect(readFileSync(join(deployed(root), "deb-minbase-qemux86-64.manifest"), "utf8")).toBe(manifest);
+  }, 120_000);
+});
+
+describe("bad archives", () => {
+  it("an InRelease that does not verify against DEBIAN_KEYRING: nothing is parsed", async () => {
+    const root = buildDir(server.url, repo.otherKeyring);
+    const { code, out } = await kiln(root, ["debian", "show", "deb-minbase"]);
+    expect(code).not.toBe(0);
+    expect(out).toMatch(/InRelease: the signature does not verify against .*other-keyring\.gpg/);
+    expect(existsSync(join(root, "build", "downloads", "debian", "by-hash"))).toBe(false);
+  });
+
+  it("a Packages file whose sha256 is not the signed one is refused and not kept", async () => {
+    const copy = tmp("tampered");
+    execFileSync("cp", ["-a", `${repo.root}/.`, copy]);
+    const xz = join(copy, "dists/kiln-test/main/binary-amd64/Packages.xz");
+    writeFileSync(xz, Buffer.concat([readFileSync(xz), Buffer.from("tampered")]));
+    const tampered = await serveDirectory(copy);
+    servers.push(tampered);
+    const root = buildDir(tampered.url, repo.keyring);
+    const { code, out } = await kiln(root, ["debian", "show", "deb-minbase"]);
+    expect(code).not.toBe(0);
+    expect(out).toMatch(/main\/binary-amd64\/Packages\.xz has sha256 [0-9a-f]{64}, but the signed Release says [0-9a-f]{64}/);
+    const byHash = join(root, "build", "downloads", "debian", "by-hash");
+    expect(existsSync(byHash) ? readdirSync(byHash) : []).toEqual([]);
+  });
 });

@@ -182,15 +182,19 @@ export class Kiln {
   }
 
   private choosePreferred(infos: RecipeInfo[], collections: ReturnType<typeof collectRecipeFiles>["collections"]): Map<string, RecipeInfo> {
-    const byPn = new Map<string, Candidate[]>();
+    const byPn = new Map<string, RecipeInfo[]>();
     for (const info of infos) {
       if (info.skipped) continue;
-      const list = byPn.get(info.pn) ?? [];
-      list.push({ info, priority: recipePriority(info.file, collections).priority });
-      byPn.set(info.pn, list);
+      const list = byPn.get(info.pn);
+      if (list) list.push(info);
+      else byPn.set(info.pn, [info]);
     }
     const out = new Map<string, RecipeInfo>();
-    for (const [pn, list] of byPn) out.set(pn, list.length === 1 ? list[0].info : chooseRecipe(pn, list, this.configuration().d).chosen.info);
+    // layer priorities matter only between candidates (tens of thousands of virtual recipes have none)
+    for (const [pn, list] of byPn) {
+      const candidates: Candidate[] | undefined = list.length > 1 ? list.map((info) => ({ info, priority: recipePriority(info.file, collections).priority })) : undefined;
+      out.set(pn, candidates ? chooseRecipe(pn, candidates, this.configuration().d).chosen.info : list[0]);
+    }
     return out;
   }
 

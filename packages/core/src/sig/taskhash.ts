@@ -44,23 +44,36 @@ export function taintFile(node: Pick<TaskNode, "recipe" | "task">): string {
 
 /**
  * Taint files present, by stamp directory: listing each directory once is far
- * cheaper than failing to open a file per task (tens of thousands of tasks).
+ * cheaper than failing to open a file per task (tens of thousands of tasks), and a
+ * directory whose parent does not list it is known missing without a system call
+ * (most recipes of a large graph have never run).
  */
 class TaintReader {
-  private readonly dirs = new Map<string, Set<string>>();
+  private readonly listings = new Map<string, Set<string> | null>();
+  private list(dir: string): Set<string> | null {
+    let names = this.listings.get(dir);
+    if (names !== undefined) return names;
+    const parent = dirname(dir);
+    const parentNames = parent !== dir && this.listings.has(parent) ? this.listings.get(parent) : undefined;
+    if (parentNames === null || (parentNames && !parentNames.has(basename(dir)))) names = null;
+    else {
+      try {
+        names = new Set(readdirSync(dir));
+      } catch {
+        names = null;
+      }
+    }
+    this.listings.set(dir, names);
+    return names;
+  }
   read(node: TaskNode): string | undefined {
     const file = taintFile(node);
     const dir = dirname(file);
-    let names = this.dirs.get(dir);
-    if (!names) {
-      try {
-        names = new Set(readdirSync(dir).filter((n) => n.endsWith(".taint")));
-      } catch {
-        names = new Set();
-      }
-      this.dirs.set(dir, names);
-    }
-    if (!names.has(basename(file))) return undefined;
+    // the stamps root and the directories above the recipe's first: their listings
+    // let the recipes that never ran skip their own
+    this.list(dirname(dirname(dir)));
+    this.list(dirname(dir));
+    if (!this.list(dir)?.has(basename(file))) return undefined;
     try {
       return readFileSync(file, "utf8").trim() || undefined;
     } catch {
@@ -83,10 +96,14 @@ function ignoreTasksRegex(d: DataStore): RegExp | null {
   }
 }
 
-/** What a plugin-supplied body adds: which plugins tap it and a hash of their code. */
-function pluginBodyInputs(hooks: KilnHooks, task: string): string[] {
-  const hook = hooks.taskFunction.for(task);
-  return hook.taps.map((t) => `${t.name}:${sha256hex(String(t.fn))}`);
+/** What a plugin-supplied body adds: which plugins tap it and a hash of their code (once per task name). */
+function pluginBodyInputs(hooks: KilnHooks, task: string, cache: Map<string, string[]>): string[] {
+  let inputs = cache.get(task);
+  if (!inputs) {
+    inputs = hooks.taskFunction.for(task).taps.map((t) => `${t.name}:${sha256hex(String(t.fn))}`);
+    cache.set(task, inputs);
+  }
+  return inputs;
 }
 
 export interface HashOptions {
@@ -99,6 +116,7 @@ export function computeTaskhashes(graph: TaskGraph, d: DataStore, hooks: KilnHoo
   const handler = signatureHandler(d);
   const ignore = ignoreTasksRegex(d);
   const taints = new TaintReader();
+  const bodies = new Map<string, string[]>();
   for (const node of graph.nodes) {
     const ref = { id: node.id, pn: node.recipe.pn, task: node.task, file: node.recipe.file };
     if (handler === "noop") {
@@ -107,7 +125,7 @@ export function computeTaskhashes(graph: TaskGraph, d: DataStore, hooks: KilnHoo
       continue;
     }
     let basehash = node.recipe.basehashes?.[node.task] ?? "";
-    const extraBasehash = [...hooks.basehashInputs.call([], ref, node.recipe), ...pluginBodyInputs(hooks, node.task)];
+    const extraBasehash = [...hooks.basehashInputs.call([], ref, node.recipe), ...pluginBodyInputs(hooks, node.task, bodies)];
     if (extraBasehash.length) basehash = sha256hex([basehash, ...extraBasehash].join("\u0000"));
 
     const deps: [string, string][] = [];

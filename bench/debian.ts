@@ -127,7 +127,7 @@ function layer(root: string): string {
 }
 
 function clean(build: string): void {
-  for (const dir of ["tmp/work", "tmp/stamps", "tmp/deploy", "tmp/sysroots"]) rmSync(path.join(build, dir), { recursive: true, force: true });
+  for (const dir of ["tmp/work", "tmp/stamps", "tmp/deploy", "tmp/sysroots", "sstate-cache"]) rmSync(path.join(build, dir), { recursive: true, force: true });
 }
 
 function timed(cmd: string, args: string[]): number {
@@ -185,7 +185,8 @@ export async function benchDebian(argv: string[]): Promise<number> {
       }
 
       ensureTool("mmdebstrap");
-      const source = `deb [signed-by=${keyring}] file://${repo} ${suite} main`;
+      // copy://: apt copies the .debs into the chroot (file:// paths are not visible inside it)
+      const source = `deb [signed-by=${keyring}] copy://${repo} ${suite} main`;
       const rows: [string, number, number][] = [];
       clean(build);
       const kilnUnpack = kiln(build, ["minbase"]).s;

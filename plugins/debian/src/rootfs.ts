@@ -36,6 +36,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { dirname, join, posix } from "node:path";
+import { availableParallelism } from "node:os";
 import tar from "tar-stream";
 import { KilnError } from "@kiln/core";
 import { installPackage, MAINTAINER_SCRIPTS, openArPackage, parseStanzas, type OpenedPackage, type Stanza } from "@kiln/image";
@@ -273,11 +274,25 @@ async function assemble(pkgs: RootfsPackage[], o: AssembleOptions, log: (line: s
   const staging = join(rootfs, STAGING);
   const unpacked: Unpacked[] = [];
   const rootUser = isRoot();
-  for (const p of sorted) {
-    const payload: Payload = { order: [], type: new Map(), owner: new Map(), md5: new Map() };
-    const opened = await openArPackage(p.deb, p.pkg.name, {
-      extractPayload: (data, dest, what) => extractDebPayload(data, dest, what, payload),
-    });
+  // packages are opened (read, payload decompressing off the main thread) AHEAD of
+  // the one being installed, so decompression uses the other cores meanwhile
+  const payloads = sorted.map((): Payload => ({ order: [], type: new Map(), owner: new Map(), md5: new Map() }));
+  const opening = new Map<number, Promise<OpenedPackage>>();
+  const open = (i: number) => {
+    if (i >= sorted.length) return;
+    if (!opening.has(i)) {
+      const p = sorted[i];
+      const promise = openArPackage(p.deb, p.pkg.name, { eager: true, extractPayload: (data, dest, what) => extractDebPayload(data, dest, what, payloads[i]) });
+      promise.catch(() => undefined);
+      opening.set(i, promise);
+    }
+  };
+  const AHEAD = Math.max(1, availableParallelism());
+  for (const [i, p] of sorted.entries()) {
+    for (let j = i; j <= i + AHEAD; j++) open(j);
+    const payload = payloads[i];
+    const opened = await (opening.get(i) as Promise<OpenedPackage>);
+    opening.delete(i);
     if (opened.name !== p.pkg.name || opened.version !== p.pkg.version || (p.pkg.arch && opened.arch !== p.pkg.arch)) {
       throw pkgError(p.pkg.name, p.deb, `is ${opened.name} ${opened.version} ${opened.arch}, but the package list says ${p.pkg.name} ${p.pkg.version} ${p.pkg.arch}`);
     }

@@ -61,6 +61,8 @@ export interface OpenArOptions {
    * (Debian's absolute symlinks and hard links). `what` names the package for errors.
    */
   extractPayload?(payload: Buffer, dest: string, what: string): Promise<void>;
+  /** Start decompressing the payload now (it runs off the main thread), for a caller that opens the next package while installing this one. */
+  eager?: boolean;
 }
 
 /** Open a .deb/.ipk: control fields, scripts, conffiles, other control members; the payload stays packed until `extract`. */
@@ -106,8 +108,10 @@ export async function openArPackage(file: string, expectedName: string, options:
   const extra: Record<string, Buffer> = {};
   for (const [k, v] of controlFiles) if (k !== "control" && k !== "conffiles" && !(MAINTAINER_SCRIPTS as readonly string[]).includes(k)) extra[k] = v;
 
-  let payload: Buffer | undefined;
-  const payloadTar = async () => (payload ??= await unpacked(data));
+  let payload: Promise<Buffer> | undefined;
+  const payloadTar = () => (payload ??= unpacked(data));
+  // a failure is reported by extract(), not as an unhandled rejection meanwhile
+  if (options.eager) payloadTar().catch(() => undefined);
   return {
     file,
     name,

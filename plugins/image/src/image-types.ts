@@ -2,16 +2,16 @@
  * IMAGE_FSTYPES: each type is a writer keyed by its name (`tar`, `tar.gz`,
  * `tar.xz`, `tar.zst`; a plugin may register more). The tar is core's
  * deterministic `packTar` over the rootfs — sorted, owned by root, every mtime
- * SOURCE_DATE_EPOCH — and the compressors are deterministic too (gzip without a
- * name or time, xz and zstd single-threaded), so the same rootfs gives the same bytes.
+ * SOURCE_DATE_EPOCH — and the compressors are @kiln/package's, deterministic too
+ * (gzip without a name or time; xz and zstd on every core with output that does not
+ * depend on the thread count), so the same rootfs gives the same bytes.
  * Each file is written to a temp name and renamed.
  */
 import { createWriteStream, lstatSync, renameSync, rmSync } from "node:fs";
-import type { Duplex } from "node:stream";
+import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createGzip } from "node:zlib";
-import { execa } from "execa";
 import { packTar, treeMembers, type DataStore, type Kiln, type TreeMember } from "@kiln/core";
+import { compressToFile, type Compression } from "@kiln/package";
 
 export interface ImageType {
   /** IMAGE_FSTYPES word, also the file's suffix: `${IMAGE_NAME}.rootfs.<type>`. */
@@ -30,38 +30,34 @@ export function rootfsMembers(rootfs: string): TreeMember[] {
   return [{ name: "./", path: rootfs, type: "directory", mode: lstatSync(rootfs).mode & 0o7777 }, ...treeMembers(rootfs, ".", { slashDirs: true })];
 }
 
-function tarImage(compressor: ((d: DataStore, signal: AbortSignal) => Duplex | Promise<Duplex>) | undefined, type: string): ImageType {
+/** A tar of the rootfs, compressed by @kiln/package's compressors (streamed, every core, same bytes for any thread count). */
+function tarImage(type: string, how?: Compression, levelVar = "", defaultLevel = 0): ImageType {
   return {
     type,
     async write(rootfs, out, d, signal) {
       const epoch = Number.parseInt(String(d.getVar("SOURCE_DATE_EPOCH") ?? "0"), 10) || 0;
-      const stages: (NodeJS.ReadableStream | NodeJS.WritableStream | Duplex)[] = [packTar(rootfsMembers(rootfs), epoch)];
-      if (compressor) stages.push(await compressor(d, signal));
-      stages.push(createWriteStream(out));
-      await pipeline(stages as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream], { signal });
+      const members = rootfsMembers(rootfs);
+      const tar = packTar(members, epoch) as unknown as Readable;
+      const abort = () => tar.destroy(signal.reason instanceof Error ? signal.reason : new Error("interrupted"));
+      signal.addEventListener("abort", abort, { once: true });
+      try {
+        if (!how) return await pipeline(tar, createWriteStream(out), { signal });
+        // the tar's size, for zstd's and xz's job sizes (deterministic: it shapes the output)
+        const size = members.reduce((n, m) => n + 512 + (m.type === "file" ? Math.ceil(lstatSync(m.path).size / 512) * 512 : 0), 1024);
+        await compressToFile(tar, how, out, { level: level(d, levelVar, defaultLevel), size });
+      } finally {
+        signal.removeEventListener("abort", abort);
+      }
     },
   };
 }
 
-/** zstd as a stream through the `zstd` program (the format DESIGN §6 settles on elsewhere too). */
-function zstdStream(d: DataStore, signal: AbortSignal): Duplex {
-  const proc = execa("zstd", ["-q", "-c", `-${level(d, "ZSTD_COMPRESSION_LEVEL", 3)}`, "-T1"], { encoding: "buffer", cancelSignal: signal, stdin: "pipe", stdout: "pipe" });
-  const duplex = proc.duplex({ binary: true });
-  // a failure of zstd itself surfaces through the duplex; the promise must not go unhandled
-  proc.catch(() => undefined);
-  return duplex;
-}
-
-async function xzStream(d: DataStore): Promise<Duplex> {
-  const lzma = (await import("lzma-native")).default;
-  return lzma.createCompressor({ preset: level(d, "XZ_COMPRESSION_LEVEL", 6), threads: 1 });
-}
-
+// levels: OpenEmbedded's defaults (gzip -9, xz -6, zstd -3)
 export const BUILTIN_IMAGE_TYPES: ImageType[] = [
-  tarImage(undefined, "tar"),
-  tarImage((d) => createGzip({ level: level(d, "GZIP_COMPRESSION_LEVEL", 9) }), "tar.gz"),
-  tarImage(xzStream, "tar.xz"),
-  tarImage(zstdStream, "tar.zst"),
+  tarImage("tar"),
+  tarImage("tar.gz", "gz", "GZIP_COMPRESSION_LEVEL", 9),
+  tarImage("tar.xz", "xz", "XZ_COMPRESSION_LEVEL", 6),
+  tarImage("tar.zst", "zst", "ZSTD_COMPRESSION_LEVEL", 3),
 ];
 
 const imageTypes = new WeakMap<Kiln, Map<string, ImageType>>();

@@ -17,7 +17,9 @@
  * 3. The minbase rootfs with warm downloads, image tar.zst (zstd -3 on both sides):
  *    kiln unpack-only (DEBIAN_CONFIGURE = "0") beside `mmdebstrap --variant=extract`
  *    of the same packages, and kiln configured (DEBIAN_CONFIGURE = "1") beside
- *    `mmdebstrap --variant=minbase`; mmdebstrap reads kiln's local apt repository
+ *    `mmdebstrap --variant=custom` of the same packages (installed and configured by
+ *    apt and dpkg; its `minbase` would pick usrmerge and perl, as it does not prefer
+ *    usr-is-merged, and those are not fetched); mmdebstrap reads kiln's local apt repository
  *    (the suite's signed indexes, the .debs kiln fetched) so neither downloads. kiln's
  *    time is `kiln <image>` after removing its work, stamps and deploy dirs: parse,
  *    rootfs, image. mmdebstrap and debootstrap are installed with apt-get if missing.
@@ -37,6 +39,8 @@ const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
 const KILN = path.join(ROOT, "packages/cli/bin/kiln.js");
 const DL_DIR = process.env.KILN_BENCH_DL_DIR ?? path.join(os.homedir(), ".cache", "kiln-bench", "downloads");
 
+/** mmdebstrap's own hook making /bin, /sbin, /lib* links into /usr (usr-is-merged's preinst insists), as kiln's DEBIAN_MERGED_USR. */
+const MERGED_USR_HOOK = "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr";
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
 const fmt = (s: number) => s.toFixed(2);
 
@@ -190,13 +194,15 @@ export async function benchDebian(argv: string[]): Promise<number> {
       const rows: [string, number, number][] = [];
       clean(build);
       const kilnUnpack = kiln(build, ["minbase"]).s;
-      const mmExtract = timed("mmdebstrap", ["--quiet", "--variant=extract", `--include=${names.join(",")}`, suite, path.join(root, "mm-extract.tar.zst"), source]);
+      const mmExtract = timed("mmdebstrap", ["--quiet", MERGED_USR_HOOK, "--variant=extract", `--include=${names.join(",")}`, suite, path.join(root, "mm-extract.tar.zst"), source]);
       rows.push(["unpack only (kiln DEBIAN_CONFIGURE=0 / mmdebstrap --variant=extract)", kilnUnpack, mmExtract]);
       if (process.getuid?.() === 0) {
         clean(build);
         const kilnConfigured = kiln(build, ["minbase-configured"]).s;
-        const mmMinbase = timed("mmdebstrap", ["--quiet", "--variant=minbase", suite, path.join(root, "mm-minbase.tar.zst"), source]);
-        rows.push(["configured (kiln DEBIAN_CONFIGURE=1 / mmdebstrap --variant=minbase)", kilnConfigured, mmMinbase]);
+        // the same set, installed and configured by apt and dpkg (its own minbase would take
+        // usrmerge and perl, which kiln's local repository does not hold)
+        const mmConfigured = timed("mmdebstrap", ["--quiet", MERGED_USR_HOOK, "--variant=custom", `--include=${names.join(",")}`, suite, path.join(root, "mm-custom.tar.zst"), source]);
+        rows.push(["configured (kiln DEBIAN_CONFIGURE=1 / mmdebstrap --variant=custom, same set)", kilnConfigured, mmConfigured]);
       } else console.log("  (not root: the configured rootfs is not measured)");
       console.log("\nminbase rootfs + tar.zst image, warm downloads");
       console.log("| | kiln s | mmdebstrap s | kiln/mmdebstrap | target |");

@@ -2,34 +2,10 @@
 import { describe, expect, it } from "vitest";
 import { KilnError } from "@kiln/core";
 import type { DebianPackage } from "../src/types.js";
+import { debianPackage } from "./debian-package.js";
 import { buildUniverse, explainResolution, resolveRootfs, seedPackages, type ResolveRequest, type Universe } from "../src/resolve.js";
 
-function pkg(name: string, o: Partial<DebianPackage> = {}): DebianPackage {
-  const version = o.version ?? "1.0-1";
-  const arch = o.arch ?? "amd64";
-  return {
-    name,
-    version,
-    arch,
-    filename: `pool/main/${name[0]}/${name}/${name}_${version.replace(/^\d+:/, "")}_${arch}.deb`,
-    sha256: "0".repeat(64),
-    size: 1000,
-    installedSize: 10,
-    depends: "",
-    preDepends: "",
-    recommends: "",
-    provides: "",
-    conflicts: "",
-    breaks: "",
-    essential: false,
-    priority: "optional",
-    multiArch: "",
-    section: "misc",
-    source: name,
-    summary: `${name} summary`,
-    ...o,
-  };
-}
+const pkg = debianPackage;
 
 /** A small bookworm-shaped suite. */
 function suite(): DebianPackage[] {

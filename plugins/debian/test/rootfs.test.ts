@@ -16,6 +16,7 @@ import { KilnError, writeAr } from "@kiln/core";
 import { writeArPackage } from "@kiln/package";
 import { assembleRootfs, configureRootfs, MERGED_USR_DIRS, type RootfsPackage } from "../src/rootfs.js";
 import type { DebianPackage } from "../src/types.js";
+import { debianPackage } from "./debian-package.js";
 
 const EPOCH = 1700000000;
 const isRoot = process.getuid?.() === 0;
@@ -31,28 +32,7 @@ const tmp = () => {
   return d;
 };
 
-const meta = (name: string, version: string, arch: string, extra: Partial<DebianPackage> = {}): DebianPackage => ({
-  name,
-  version,
-  arch,
-  filename: "",
-  sha256: "",
-  size: 0,
-  installedSize: 0,
-  depends: "",
-  preDepends: "",
-  recommends: "",
-  provides: "",
-  conflicts: "",
-  breaks: "",
-  essential: false,
-  priority: "optional",
-  multiArch: "",
-  section: "misc",
-  source: name,
-  summary: `${name} test package`,
-  ...extra,
-});
+const meta = (name: string, version: string, arch: string, extra: Partial<DebianPackage> = {}): DebianPackage => debianPackage(name, { version, arch, ...extra });
 
 interface Spec {
   name: string;

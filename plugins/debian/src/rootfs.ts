@@ -127,15 +127,23 @@ async function extractDebPayload(data: Buffer, dest: string, what: string, seen:
     if (n.split("/").includes("..") || raw.split("/").includes("..")) throw bad(raw, "escapes the root filesystem ('..')");
     return n === "." ? "" : n;
   };
-  // no component of a member's parent may be anything but a real directory this payload made
+  // no component of a member's parent may be anything but a real directory this payload
+  // made. `dest` is empty and only this payload writes to it, so what the payload made
+  // (seen.type) is all there is: no system call per component.
+  const made = new Set<string>();
   const parentOk = (name: string, raw: string) => {
+    const at = name.lastIndexOf("/");
+    if (at < 0 || made.has(name.slice(0, at))) return;
     const parts = name.split("/");
     for (let i = 1; i < parts.length; i++) {
-      const p = join(root, ...parts.slice(0, i));
-      const st = lstatSync(p, { throwIfNoEntry: false });
-      if (!st) mkdirSync(p);
-      else if (st.isSymbolicLink()) throw bad(raw, `would be unpacked through the symlink '${parts.slice(0, i).join("/")}'`);
-      else if (!st.isDirectory()) throw bad(raw, `would be unpacked below the file '${parts.slice(0, i).join("/")}'`);
+      const rel = parts.slice(0, i).join("/");
+      if (made.has(rel)) continue;
+      const type = seen.type.get(rel);
+      if (type === "symlink") throw bad(raw, `would be unpacked through the symlink '${rel}'`);
+      if (type === "file") throw bad(raw, `would be unpacked below the file '${rel}'`);
+      // a parent the payload does not list (it may omit them, as tar allows): made here
+      if (type === undefined) mkdirSync(join(root, rel));
+      made.add(rel);
     }
   };
   const extract = tar.extract();
@@ -149,8 +157,9 @@ async function extractDebPayload(data: Buffer, dest: string, what: string, seen:
       }
       parentOk(name, h.name);
       const target = join(root, name);
-      const existing = lstatSync(target, { throwIfNoEntry: false });
-      if (existing && !(existing.isDirectory() && h.type === "directory")) throw bad(h.name, "appears twice in the payload");
+      const before = seen.type.get(name) ?? (made.has(name) ? "directory" : undefined);
+      const existing = before !== undefined;
+      if (existing && !(before === "directory" && h.type === "directory")) throw bad(h.name, "appears twice in the payload");
       const mode = (h.mode ?? 0o644) & 0o7777;
       const uid = h.uid ?? 0;
       const gid = h.gid ?? 0;
@@ -159,6 +168,7 @@ async function extractDebPayload(data: Buffer, dest: string, what: string, seen:
         chmodSync(target, mode);
         entry.resume();
         seen.type.set(name, "directory");
+        made.add(name);
       } else if (h.type === "symlink") {
         symlinkSync(h.linkname ?? "", target);
         if (chown) lchownSync(target, uid, gid);

@@ -190,7 +190,13 @@ export async function fetchPackagesFiles(kiln: Kiln, d: DataStore, cfg: SuiteCon
   return out;
 }
 
-/** The text of a Packages file kept by fetchPackagesFiles. */
+/**
+ * The text of a Packages file kept by fetchPackagesFiles, decoded as latin1: every
+ * field kiln reads is ASCII but descriptions, and a one-byte string (and the
+ * substrings parsing cuts from it) is half the size in memory and in the parsed-index
+ * cache of one a single UTF-8 character would make two-byte. packages-index.ts
+ * decodes the summaries that hold UTF-8 again.
+ */
 export async function packagesText(p: PackagesFile): Promise<string> {
-  return (await decompress(readFileSync(p.file), p.path.endsWith(".gz") ? "gz" : "xz")).toString("utf8");
+  return (await decompress(readFileSync(p.file), p.path.endsWith(".gz") ? "gz" : "xz")).toString("latin1");
 }

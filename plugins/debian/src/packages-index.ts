@@ -1,6 +1,7 @@
 /**
  * A Packages index to DebianPackage records: stanzas split on blank lines and parsed
- * with debian-control (resolve.ts's buildUniverse keeps the newest of each name). The records of one index text are cached under its sha256 (CACHE dir),
+ * with debian-control (resolve.ts's buildUniverse keeps the newest of each name).
+ * The records of one index text are cached under its sha256 (CACHE dir), by column,
  * so a later parse with the same index reads one file instead of parsing 60,000
  * stanzas again.
  */
@@ -13,10 +14,13 @@ import { writeAtomic } from "./archive.js";
 import type { DebianPackage } from "./types.js";
 
 /** Bump when DebianPackage or the parsing changes: old caches are then ignored. */
-const CACHE_FORMAT = "kiln-debian-index-3";
+const CACHE_FORMAT = "kiln-debian-index-5";
 
 
 const one = (v: string | string[] | undefined): string => (v === undefined ? "" : Array.isArray(v) ? v.join(" ").trim() : v.trim());
+
+/** A field of the latin1-decoded index (archive.ts's packagesText) that may hold UTF-8. */
+const utf8 = (v: string): string => (/[\x80-\xff]/.test(v) ? Buffer.from(v, "latin1").toString("utf8") : v);
 
 /** One stanza's fields as a DebianPackage; `where` names it in errors. */
 export function stanzaPackage(fields: Record<string, string | string[]>, where: string): DebianPackage {
@@ -43,7 +47,7 @@ export function stanzaPackage(fields: Record<string, string | string[]>, where: 
     multiArch: one(fields["Multi-Arch"]),
     section: one(fields.Section),
     source: one(fields.Source).replace(/\s*\(.*\)$/, "") || name,
-    summary: (Array.isArray(description) ? description[0] : description ?? "").trim(),
+    summary: utf8((Array.isArray(description) ? description[0] : description ?? "").trim()),
   };
 }
 
@@ -59,14 +63,91 @@ export function parsePackages(text: string, where: string): DebianPackage[] {
   return out;
 }
 
-/** v8's serializer: it reads 60,000 records back in half the time JSON.parse takes. */
+/** The fields of a DebianPackage, in the cache's column order. */
+const FIELDS = [
+  "name",
+  "version",
+  "arch",
+  "filename",
+  "sha256",
+  "size",
+  "installedSize",
+  "depends",
+  "preDepends",
+  "recommends",
+  "provides",
+  "conflicts",
+  "breaks",
+  "essential",
+  "priority",
+  "multiArch",
+  "section",
+  "source",
+  "summary",
+] as const satisfies readonly (keyof DebianPackage)[];
+type Field = (typeof FIELDS)[number];
+
+/**
+ * The cache holds one string per field (the values of every package joined by NUL):
+ * a handful of long strings serialise and read back at memory speed, where 60,000
+ * objects of 19 strings each took 0.2 s to deserialise. A column is split when a
+ * field of it is first read — names and versions always, relations only for the
+ * packages a resolution visits.
+ */
+class Columns {
+  private readonly split = new Map<Field, string[]>();
+  constructor(private readonly joined: Record<Field, string>) {}
+  get(field: Field): string[] {
+    let col = this.split.get(field);
+    if (!col) this.split.set(field, (col = this.joined[field].split("\0")));
+    return col;
+  }
+}
+
+/** A record read from the cache: its fields come from the columns when read. */
+class CachedPackage {
+  constructor(
+    private readonly columns: Columns,
+    private readonly row: number,
+  ) {}
+  /** JSON.stringify (debian.lock) sees the fields, not the columns. */
+  toJSON(): DebianPackage {
+    return Object.fromEntries(FIELDS.map((f) => [f, (this as unknown as DebianPackage)[f]])) as unknown as DebianPackage;
+  }
+}
+for (const field of FIELDS) {
+  const read =
+    field === "size" || field === "installedSize"
+      ? function (this: CachedPackage) {
+          return Number(cell(this, field));
+        }
+      : field === "essential"
+        ? function (this: CachedPackage) {
+            return cell(this, field) === "1";
+          }
+        : function (this: CachedPackage) {
+            return cell(this, field);
+          };
+  Object.defineProperty(CachedPackage.prototype, field, { get: read, enumerable: true });
+}
+function cell(p: CachedPackage, field: Field): string {
+  const { columns, row } = p as unknown as { columns: Columns; row: number };
+  return columns.get(field)[row];
+}
+
 function encode(pkgs: DebianPackage[]): Buffer {
-  return serialize({ format: CACHE_FORMAT, packages: pkgs });
+  const joined = Object.fromEntries(FIELDS.map((f) => [f, pkgs.map((p) => (f === "essential" ? (p.essential ? "1" : "") : String(p[f]))).join("\0")]));
+  return serialize({ format: CACHE_FORMAT, count: pkgs.length, joined });
 }
 
 function decode(data: Buffer): DebianPackage[] | undefined {
-  const parsed = deserialize(data) as { format?: string; packages?: DebianPackage[] };
-  return parsed.format === CACHE_FORMAT && Array.isArray(parsed.packages) ? parsed.packages : undefined;
+  const parsed = deserialize(data) as { format?: string; count?: number; joined?: Record<Field, string> };
+  if (parsed.format !== CACHE_FORMAT || typeof parsed.count !== "number" || !parsed.joined) return undefined;
+  const columns = new Columns(parsed.joined);
+  if (columns.get("name").length !== parsed.count) return undefined;
+  const out: DebianPackage[] = new Array(parsed.count);
+  for (let i = 0; i < parsed.count; i++) out[i] = new CachedPackage(columns, i) as unknown as DebianPackage;
+  return out;
 }
 
 /**

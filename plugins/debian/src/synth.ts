@@ -26,7 +26,6 @@ import {
 } from "@kiln/core";
 import { parseRelations, relationsForArch, versionSatisfies, type Alternatives } from "./relations.js";
 import type { DebianPackage } from "./types.js";
-import { parseDebVersion } from "./version.js";
 
 export const TEMPLATE_RECIPE = fileURLToPath(new URL("../recipes/debian-package.bb", import.meta.url));
 
@@ -153,11 +152,14 @@ export class PackageTemplate {
   }
 
   /** The template's STAMP cut at its placeholders, once: a package's is a join. */
-  private stampParts: string[] | undefined;
+  /** The template's STAMP cut at its placeholders once: literal text and the variables between. */
+  private stampParts: { text: string; v?: PerPackageVar }[] | undefined;
   stampFor(values: (v: PerPackageVar) => string): string {
-    const parts = (this.stampParts ??= this.info.stamp.split(/@@([A-Z_]+)@@/));
-    let out = parts[0];
-    for (let i = 1; i < parts.length; i += 2) out += ((PER_PACKAGE as readonly string[]).includes(parts[i]) ? values(parts[i] as PerPackageVar) : `@@${parts[i]}@@`) + parts[i + 1];
+    const parts = (this.stampParts ??= this.info.stamp
+      .split(/@@([A-Z_]+)@@/)
+      .map((text, i) => (i % 2 && (PER_PACKAGE as readonly string[]).includes(text) ? { text: "", v: text as PerPackageVar } : { text: i % 2 ? `@@${text}@@` : text })));
+    let out = "";
+    for (const part of parts) out += part.v ? values(part.v) : part.text;
     return out;
   }
 
@@ -182,7 +184,9 @@ export class PackageTemplate {
 
 /** The package's values of PER_PACKAGE, RDEPENDS & co. computed on first use. */
 function packageValues(p: DebianPackage, prefix: string, u: PackageLookup): { get: (v: PerPackageVar) => string; unsatisfied: () => string[] } {
-  const { epoch } = parseDebVersion(p.version);
+  // the epoch only (the version was checked when the index was read)
+  const colon = p.version.indexOf(":");
+  const epoch = colon > 0 ? Number(p.version.slice(0, colon)) : 0;
   const unsatisfied: string[] = [];
   let rdepends: string | undefined;
   let rrecommends: string | undefined;
@@ -201,7 +205,7 @@ function packageValues(p: DebianPackage, prefix: string, u: PackageLookup): { ge
       case "PE":
         return epoch ? String(epoch) : "";
       case "PV":
-        return p.version.replace(/^\d+:/, "");
+        return colon > 0 ? p.version.slice(colon + 1) : p.version;
       case "SUMMARY":
         // a literal, never expanded: no `${` may survive into the DataStore
         return p.summary.replace(/\$\{/g, "$ {");

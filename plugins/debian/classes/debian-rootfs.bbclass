@@ -19,6 +19,8 @@ DEBIAN_PACKAGES ?= ""
 DEBIAN_MERGED_USR ?= "1"
 DEBIAN_CONFIGURE ?= "0"
 DEBIAN_RECOMMENDS ?= "0"
+# the suite's signed indexes + DL_DIR's pool, for the rootfs's apt and offline builds
+DEBIAN_LOCAL_REPO ?= "${TMPDIR}/debian-repo"
 # the rootfs is not made from this build's package feeds
 IMAGE_FROM_PACKAGE_FEEDS = "0"
 IMAGE_PKGTYPE = ""

@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { initShellParser, KilnError, type DataStore, type Kiln, type KilnPlugin, type RecipeInfo, type TaskContext } from "@kiln/core";
 import { openArPackage } from "@kiln/image";
 import { explainResolution, resolveRootfs, type ResolvedSet, type ResolveRequest, type Variant } from "./resolve.js";
+import { extractDebPayload } from "./rootfs.js";
 import { doRootfs } from "./rootfs-task.js";
 import { LOCK_FORMAT, writeLock } from "./lock.js";
 import { loadSuite, type Suite } from "./suite.js";
@@ -125,7 +126,9 @@ async function synthesize(kiln: Kiln, index: Parameters<Parameters<Kiln["hooks"]
 
 async function doInstall(_kiln: Kiln, d: DataStore, ctx: TaskContext): Promise<void> {
   const deb = str(d, "DEBIAN_DEB");
-  const opened = await openArPackage(deb, str(d, "DEBIAN_PACKAGE"));
+  // Debian's own extractor: packages hold absolute symlinks and hard links (libc6's
+  // dynamic loader link), which core's generic one refuses; escapes are still refused
+  const opened = await openArPackage(deb, str(d, "DEBIAN_PACKAGE"), { extractPayload: (data, dest, what) => extractDebPayload(data, dest, what) });
   await opened.extract(str(d, "D"));
   ctx.log(`unpacked ${deb} into ${str(d, "D")}`);
 }

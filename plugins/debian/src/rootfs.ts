@@ -99,8 +99,10 @@ const isRoot = () => process.getuid?.() === 0;
 
 // ---------------------------------------------------------------- extraction
 
+export const newPayload = (): Payload => ({ order: [], type: new Map(), owner: new Map(), md5: new Map() });
+
 /** What the extractor saw of one package's payload. */
-interface Payload {
+export interface Payload {
   /** Member paths (no `./`, no trailing `/`) in archive order: dpkg's `.list` order. */
   order: string[];
   type: Map<string, "file" | "directory" | "symlink">;
@@ -117,7 +119,7 @@ interface Payload {
  * never followed here). Device nodes and FIFOs are refused (no Debian base package
  * ships one; their creation is left to maintainer scripts).
  */
-async function extractDebPayload(data: Buffer, dest: string, what: string, seen: Payload): Promise<void> {
+export async function extractDebPayload(data: Buffer, dest: string, what: string, seen: Payload = newPayload()): Promise<void> {
   const root = realpathSync(dest);
   const chown = isRoot();
   const bad = (name: string, why: string) => new KilnError("FATAL", `${what}: member '${name}' ${why}`, { details: { member: name } });
@@ -286,7 +288,7 @@ async function assemble(pkgs: RootfsPackage[], o: AssembleOptions, log: (line: s
   const rootUser = isRoot();
   // packages are opened (read, payload decompressing off the main thread) AHEAD of
   // the one being installed, so decompression uses the other cores meanwhile
-  const payloads = sorted.map((): Payload => ({ order: [], type: new Map(), owner: new Map(), md5: new Map() }));
+  const payloads = sorted.map(newPayload);
   const opening = new Map<number, Promise<OpenedPackage>>();
   const open = (i: number) => {
     if (i >= sorted.length) return;

@@ -148,6 +148,17 @@ describe("virtual recipes from the index", () => {
     expect(String(d.getVar("RDEPENDS"))).toBe("debian-libc6");
   });
 
+  it("do_install unpacks a package into D, keeping an absolute symlink (libc6's loader link)", async () => {
+    const root = buildDir(server.url, repo.keyring);
+    const { code, out } = await kiln(root, ["-c", "install", "debian-libc6"]);
+    expect(code, out).toBe(0);
+    const work = join(root, "build", "tmp", "work");
+    const sys = readdirSync(work).find((x) => existsSync(join(work, x, "debian-libc6"))) as string;
+    const image = join(work, sys, "debian-libc6", "2.36-9+deb12u4-r0", "image");
+    expect(readlinkSync(join(image, "usr/lib64/ld-linux-x86-64.so.2"))).toBe("/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
+    expect(readFileSync(join(image, "usr/lib/x86_64-linux-gnu/libc.so.6"), "utf8")).toMatch(/fake libc\.so\.6/);
+  });
+
   it("the same package data gives the same basehashes; a changed field changes only its recipe", async () => {
     const a = (await parse(buildDir(server.url, repo.keyring))).result.recipes;
     const b = (await parse(buildDir(server.url, repo.keyring))).result.recipes;

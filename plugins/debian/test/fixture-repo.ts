@@ -659,7 +659,7 @@ export const BASE_PACKAGES: FixturePackage[] = [
   { name: "init", version: "1.65.2", source: "init-system-helpers", priority: "important", multiArch: undefined, section: "metapackages", preDepends: "systemd-sysv | sysvinit-core | runit-init" },
 
   // ---- libraries
-  { name: "libc6", version: GLIBC_V, source: "glibc", ...library, depends: "libgcc-s1", recommends: "libidn2-0 (>= 2.0.5~)", breaks: "locales (<< 2.36), nscd (<< 2.36), libc0.1 (<< 2.35-4)", files: lib("libc.so.6", "libc6") },
+  { name: "libc6", version: GLIBC_V, source: "glibc", ...library, depends: "libgcc-s1", recommends: "libidn2-0 (>= 2.0.5~)", breaks: "locales (<< 2.36), nscd (<< 2.36), libc0.1 (<< 2.35-4)", files: { ...lib("libc.so.6", "libc6"), "usr/lib64/ld-linux-x86-64.so.2": { symlink: "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" } } },
   { name: "libgcc-s1", version: GCC_V, source: "gcc-12", ...library, depends: `gcc-12-base (= ${GCC_V}), libc6 (>= 2.35)`, provides: `libgcc1 (= 1:${GCC_V})`, files: lib("libgcc_s.so.1", "libgcc-s1") },
   { name: "gcc-12-base", version: GCC_V, source: "gcc-12", ...library, breaks: "gnat (<< 7)" },
   { name: "libstdc++6", version: GCC_V, source: "gcc-12", ...library, depends: `gcc-12-base (= ${GCC_V}), libc6 (>= 2.36), libgcc-s1 (>= 4.2)`, conflicts: "scim (<< 1.4.2-1)" },

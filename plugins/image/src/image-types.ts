@@ -7,7 +7,7 @@
  * depend on the thread count), so the same rootfs gives the same bytes.
  * Each file is written to a temp name and renamed.
  */
-import { createWriteStream, lstatSync, renameSync, rmSync } from "node:fs";
+import { createWriteStream, lstatSync, openSync, renameSync, rmSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { packTar, treeMembers, type DataStore, type Kiln, type TreeMember } from "@kiln/core";
@@ -41,7 +41,8 @@ function tarImage(type: string, how?: Compression, levelVar = "", defaultLevel =
       const abort = () => tar.destroy(signal.reason instanceof Error ? signal.reason : new Error("interrupted"));
       signal.addEventListener("abort", abort, { once: true });
       try {
-        if (!how) return await pipeline(tar, createWriteStream(out), { signal });
+        // fd opened synchronously: an async open could create `out` after a failure removed it
+        if (!how) return await pipeline(tar, createWriteStream(out, { fd: openSync(out, "w") }), { signal });
         // the tar's size, for zstd's and xz's job sizes (deterministic: it shapes the output)
         const size = members.reduce((n, m) => n + 512 + (m.type === "file" ? Math.ceil(lstatSync(m.path).size / 512) * 512 : 0), 1024);
         await compressToFile(tar, how, out, { level: level(d, levelVar, defaultLevel), size });

@@ -168,6 +168,32 @@ class TaskExecution {
     if (this.env.signal.aborted) throw new TaskError(this.ref.id, `${func} not started: the build was interrupted`, { logFile: this.logFile });
   }
 
+  /** A function's [cleandirs] emptied, its [dirs] made; the cwd (the last of dirs) and [lockfiles]. */
+  private async prepareDirs(func: string): Promise<{ cwd?: string; locks: string[] }> {
+    const d = this.d;
+    for (const dir of words(d.getVarFlag(func, "cleandirs"))) {
+      await rm(dir, { recursive: true, force: true });
+      mkdirSync(dir, { recursive: true });
+    }
+    const dirs = words(d.getVarFlag(func, "dirs"));
+    for (const dir of dirs) mkdirSync(dir, { recursive: true });
+    return { cwd: dirs.at(-1), locks: words(d.getVarFlag(func, "lockfiles")) };
+  }
+
+  /**
+   * A plugin's body for the task (the taskFunction hook), under the task's own
+   * [cleandirs], [dirs] and [lockfiles], as the metadata function it stands for would
+   * run. Undefined when no plugin handled it.
+   */
+  private async pluginBody(task: string, ctx: TaskContext): Promise<true | undefined> {
+    const plugin = this.env.hooks.taskFunction.for(task);
+    if (!plugin.isUsed()) return undefined;
+    const run = () => untilAborted(plugin.promise(this.ref, this.d, ctx), this.env.signal, task);
+    // (a tap that declines leaves the task to execFunc, which prepares them again: harmless)
+    const { locks } = await this.prepareDirs(task);
+    return locks.length ? withLocks(locks, run, this.env.signal) : run();
+  }
+
   /** BitBake's exec_func: the function's cleandirs, dirs (the last is the cwd) and lockfiles. */
   async execFunc(func: string): Promise<void> {
     const d = this.d;
@@ -176,14 +202,7 @@ class TaskExecution {
       this.api.warn(`Function ${func} doesn't exist`);
       return;
     }
-    for (const dir of words(d.getVarFlag(func, "cleandirs"))) {
-      await rm(dir, { recursive: true, force: true });
-      mkdirSync(dir, { recursive: true });
-    }
-    const dirs = words(d.getVarFlag(func, "dirs"));
-    for (const dir of dirs) mkdirSync(dir, { recursive: true });
-    const cwd = dirs.at(-1);
-    const locks = words(d.getVarFlag(func, "lockfiles"));
+    const { cwd, locks } = await this.prepareDirs(func);
     const umaskFlag = d.getVarFlag(this.node.task, "umask");
     const umask = umaskFlag ? String(umaskFlag) : undefined;
     const run = async () => {
@@ -242,8 +261,7 @@ class TaskExecution {
       await hooks.taskPre.promise(this.ref, d);
       for (const f of words(d.getVarFlag(task, "prefuncs"))) await this.execFunc(f);
       // .for(): plugins may tap task names as their hooks come into being (HookMap factory interceptors)
-      const plugin = hooks.taskFunction.for(task);
-      const handled = plugin.isUsed() ? await untilAborted(plugin.promise(this.ref, d, ctx), this.env.signal, task) : undefined;
+      const handled = await this.pluginBody(task, ctx);
       if (!handled) await this.execFunc(task);
       for (const f of words(d.getVarFlag(task, "postfuncs"))) await this.execFunc(f);
       await hooks.taskPost.promise(this.ref, d, { ok: true });

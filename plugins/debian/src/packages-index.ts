@@ -104,18 +104,31 @@ class Columns {
   }
 }
 
-/** A record read from the cache: its fields come from the columns when read. */
+/** Fields every package's recipe reads at once: own properties, set when the record is made. */
+const EAGER = ["name", "version", "arch", "provides"] as const;
+
+/** A record read from the cache: its other fields come from the columns when read. */
 class CachedPackage {
+  readonly name: string;
+  readonly version: string;
+  readonly arch: string;
+  readonly provides: string;
   constructor(
     private readonly columns: Columns,
     private readonly row: number,
-  ) {}
+  ) {
+    this.name = columns.get("name")[row];
+    this.version = columns.get("version")[row];
+    this.arch = columns.get("arch")[row];
+    this.provides = columns.get("provides")[row];
+  }
   /** JSON.stringify (debian.lock) sees the fields, not the columns. */
   toJSON(): DebianPackage {
     return Object.fromEntries(FIELDS.map((f) => [f, (this as unknown as DebianPackage)[f]])) as unknown as DebianPackage;
   }
 }
 for (const field of FIELDS) {
+  if ((EAGER as readonly string[]).includes(field)) continue;
   const read =
     field === "size" || field === "installedSize"
       ? function (this: CachedPackage) {

@@ -153,17 +153,23 @@ export async function compressToFile(input: NodeJS.ReadableStream, how: Compress
 export { collect };
 
 /** The inverse of `compress`, by member extension (`gz`, `xz`, `zst`, or none). */
+/** Compressed xz input from this size on goes to the xz program (see decompress). */
+const XZ_PROGRAM_MIN = 4 << 20;
+
 export async function decompress(data: Buffer, how: string): Promise<Buffer> {
   if (how === "" || how === "tar") return data;
   if (how === "gz") return gunzipSync(data);
   if (how === "zst") return asBuffer((await execa("zstd", ["-q", "-d", "-c"], { input: data, encoding: "buffer" })).stdout);
   if (how === "xz") {
-    // the xz program on every core (multi-block files decompress in parallel): a 9 MB
-    // Packages.xz took 0.35 s, lzma-native 1.07 s; lzma-native when xz is missing
-    try {
-      return asBuffer((await execa("xz", ["-q", "-d", "-c", "-T0"], { input: data, encoding: "buffer" })).stdout);
-    } catch (err) {
-      if ((err as { code?: string }).code !== "ENOENT") throw err;
+    // large inputs through the xz program on every core (multi-block files decompress in
+    // parallel: a 9 MB Packages.xz took 0.35 s, lzma-native 1.07 s); small ones in
+    // process, where starting a program would cost more than the work
+    if (data.length >= XZ_PROGRAM_MIN) {
+      try {
+        return asBuffer((await execa("xz", ["-q", "-d", "-c", "-T0"], { input: data, encoding: "buffer" })).stdout);
+      } catch (err) {
+        if ((err as { code?: string }).code !== "ENOENT") throw err;
+      }
     }
     const lzma = (await import("lzma-native")).default;
     const c = lzma.createDecompressor();

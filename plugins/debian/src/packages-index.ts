@@ -114,8 +114,8 @@ class CachedPackage {
   readonly arch: string;
   readonly provides: string;
   constructor(
-    private readonly columns: Columns,
-    private readonly row: number,
+    readonly columns: Columns,
+    readonly row: number,
   ) {
     this.name = columns.get("name")[row];
     this.version = columns.get("version")[row];
@@ -144,8 +144,7 @@ for (const field of FIELDS) {
   Object.defineProperty(CachedPackage.prototype, field, { get: read, enumerable: true });
 }
 function cell(p: CachedPackage, field: Field): string {
-  const { columns, row } = p as unknown as { columns: Columns; row: number };
-  return columns.get(field)[row];
+  return p.columns.get(field)[p.row];
 }
 
 function encode(pkgs: DebianPackage[]): Buffer {

@@ -11,11 +11,11 @@
  * - `configureRootfs` — as root: in a chroot with /proc and the basic device nodes,
  *   every unpacked package's `preinst install`, then `dpkg --configure -a`.
  *
- * The image plugin's installer is reused (conflicts between packages, paths through
- * links of other packages, modes and mtimes), and its ar reader for the control
- * part; the payload is unpacked by a Debian-aware extractor of its own (core's
- * refuses absolute symlinks and hard links, which real Debian packages carry: libc6's
- * `/lib64/ld-linux-x86-64.so.2 -> /lib/...`, perl-base's hard-linked `perl`).
+ * The image plugin's ar reader is reused for the control part; the payload is
+ * unpacked straight into the rootfs by a Debian-aware extractor (core's refuses
+ * absolute symlinks and hard links, which real Debian packages carry: libc6's
+ * `/lib64/ld-linux-x86-64.so.2 -> /lib/...`, perl-base's hard-linked `perl`) that
+ * checks every path against the tree and the other packages' files.
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -25,6 +25,7 @@ import {
   lchownSync,
   linkSync,
   lstatSync,
+  lutimesSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -33,13 +34,14 @@ import {
   renameSync,
   rmSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { dirname, join, posix } from "node:path";
 import { availableParallelism } from "node:os";
 import tar from "tar-stream";
 import { KilnError } from "@kiln/core";
-import { installPackage, MAINTAINER_SCRIPTS, openArPackage, parseStanzas, type OpenedPackage, type Stanza } from "@kiln/image";
+import { MAINTAINER_SCRIPTS, openArPackage, parseStanzas, type OpenedPackage, type Stanza } from "@kiln/image";
 import type { DebianPackage } from "./types.js";
 
 export interface RootfsPackage {
@@ -89,8 +91,6 @@ export const MERGED_USR_DIRS = (arch: string): string[] => {
 };
 
 const ADMIN = "var/lib/dpkg";
-/** Where packages are unpacked before the installer moves them in: inside the rootfs, so renames stay on one filesystem (hard links survive). */
-const STAGING = ".kiln-unpack";
 
 const pkgError = (name: string, file: string, message: string, cause?: unknown) =>
   new KilnError("FATAL", `package ${name} (${file}): ${message}`, { details: { package: name, file }, cause });
@@ -111,15 +111,27 @@ export interface Payload {
   md5: Map<string, string>;
 }
 
+/** When unpacking into a tree shared by packages: who owns which path, and who is unpacking. */
+export interface SharedTree {
+  /** Resolved path (relative to the tree) -> the package that shipped it. */
+  owners: Map<string, string>;
+  pkg: string;
+}
+
 /**
- * Unpack a Debian data.tar into the empty directory `dest`, as dpkg would into a
- * fresh root, refusing what could write outside `dest`: absolute or `..` names, a
- * member below a symlink, a hard link to anything but an earlier regular file.
- * Symlinks are kept as they are (absolute targets mean the rootfs's paths; they are
- * never followed here). Device nodes and FIFOs are refused (no Debian base package
- * ships one; their creation is left to maintainer scripts).
+ * Unpack a Debian data.tar into `dest` as dpkg would: straight into the tree, which
+ * may hold other packages already (`shared`). Refused: absolute or `..` names, a
+ * member below a symlink or a file of the same package, a hard link to anything but
+ * an earlier regular file, a file where the tree has a directory (or the reverse),
+ * and a file another package owns. Parent directories are found as a chroot would
+ * find them: symlinks in the tree (merged /usr's `bin -> usr/bin`, another package's
+ * `var/run -> /run`) are followed with absolute targets taken from the tree's root,
+ * so nothing is ever written outside it; a relative target climbing above the root
+ * is refused. Symlinks are unpacked as they are. Device nodes and FIFOs are refused
+ * (their creation is left to maintainer scripts). Files get the archive's mtimes,
+ * and, as root, its owners.
  */
-export async function extractDebPayload(data: Buffer, dest: string, what: string, seen: Payload = newPayload()): Promise<void> {
+export async function extractDebPayload(data: Buffer, dest: string, what: string, seen: Payload = newPayload(), shared?: SharedTree): Promise<void> {
   const root = realpathSync(dest);
   const chown = isRoot();
   const bad = (name: string, why: string) => new KilnError("FATAL", `${what}: member '${name}' ${why}`, { details: { member: name } });
@@ -129,25 +141,42 @@ export async function extractDebPayload(data: Buffer, dest: string, what: string
     if (n.split("/").includes("..") || raw.split("/").includes("..")) throw bad(raw, "escapes the root filesystem ('..')");
     return n === "." ? "" : n;
   };
-  // no component of a member's parent may be anything but a real directory this payload
-  // made. `dest` is empty and only this payload writes to it, so what the payload made
-  // (seen.type) is all there is: no system call per component.
-  const made = new Set<string>();
-  const parentOk = (name: string, raw: string) => {
-    const at = name.lastIndexOf("/");
-    if (at < 0 || made.has(name.slice(0, at))) return;
-    const parts = name.split("/");
-    for (let i = 1; i < parts.length; i++) {
-      const rel = parts.slice(0, i).join("/");
-      if (made.has(rel)) continue;
-      const type = seen.type.get(rel);
-      if (type === "symlink") throw bad(raw, `would be unpacked through the symlink '${rel}'`);
-      if (type === "file") throw bad(raw, `would be unpacked below the file '${rel}'`);
-      // a parent the payload does not list (it may omit them, as tar allows): made here
-      if (type === undefined) mkdirSync(join(root, rel));
-      made.add(rel);
+  const relOf = (abs: string) => (abs === root ? "" : abs.slice(root.length + 1));
+  /** Where the directory `rel` (a path of the payload) really is, made if missing. */
+  const dirs = new Map<string, string>([["", root]]);
+  const resolveDir = (rel: string, raw: string, hops = 0): string => {
+    const known = dirs.get(rel);
+    if (known !== undefined) return known;
+    const own = seen.type.get(rel);
+    if (own === "symlink") throw bad(raw, `would be unpacked through the symlink '${rel}' of the same package`);
+    if (own === "file") throw bad(raw, `would be unpacked below the file '${rel}'`);
+    const slash = rel.lastIndexOf("/");
+    const parent = resolveDir(slash < 0 ? "" : rel.slice(0, slash), raw, hops);
+    const at = join(parent, rel.slice(slash + 1));
+    const st = lstatSync(at, { throwIfNoEntry: false });
+    let real = at;
+    if (!st) {
+      // a parent the payload does not list (tar allows that): made here
+      mkdirSync(at);
+    } else if (st.isSymbolicLink()) {
+      if (hops > 40) throw bad(raw, `goes through more than 40 symlinks at '${rel}'`);
+      const target = readlinkSync(at);
+      const parts = target.startsWith("/") ? [] : relOf(parent).split("/").filter(Boolean);
+      for (const part of target.split("/")) {
+        if (part === "" || part === ".") continue;
+        if (part !== "..") parts.push(part);
+        else if (parts.length) parts.pop();
+        else throw bad(raw, `would be unpacked through the link '${rel}' -> '${target}', which climbs above the root filesystem`);
+      }
+      real = resolveDir(parts.join("/"), raw, hops + 1);
+      if (!lstatSync(real).isDirectory()) throw bad(raw, `would be unpacked below '${rel}', which is not a directory`);
+    } else if (!st.isDirectory()) {
+      throw bad(raw, `would be unpacked below the file '${rel}'${shared?.owners.has(relOf(at)) ? ` of package ${shared.owners.get(relOf(at))}` : ""}`);
     }
+    dirs.set(rel, real);
+    return real;
   };
+  const mtimes: [string, number][] = [];
   const extract = tar.extract();
   const done = (async () => {
     for await (const entry of extract) {
@@ -157,43 +186,62 @@ export async function extractDebPayload(data: Buffer, dest: string, what: string
         entry.resume();
         continue;
       }
-      parentOk(name, h.name);
-      const target = join(root, name);
-      const before = seen.type.get(name) ?? (made.has(name) ? "directory" : undefined);
-      const existing = before !== undefined;
-      if (existing && !(before === "directory" && h.type === "directory")) throw bad(h.name, "appears twice in the payload");
+      const slash = name.lastIndexOf("/");
+      const parent = resolveDir(slash < 0 ? "" : name.slice(0, slash), h.name);
+      const target = join(parent, name.slice(slash + 1));
+      const key = relOf(target);
+      const before = seen.type.get(name);
+      if (before !== undefined && !(before === "directory" && h.type === "directory")) throw bad(h.name, "appears twice in the payload");
+      const existing = before === undefined ? lstatSync(target, { throwIfNoEntry: false }) : undefined;
+      const owner = shared?.owners.get(key);
       const mode = (h.mode ?? 0o644) & 0o7777;
       const uid = h.uid ?? 0;
       const gid = h.gid ?? 0;
+      const mtime = h.mtime ? h.mtime.getTime() / 1000 : undefined;
       if (h.type === "directory") {
-        if (!existing) mkdirSync(target);
-        chmodSync(target, mode);
+        if (before === undefined && existing) {
+          if (existing.isSymbolicLink()) resolveDir(name, h.name);
+          else if (!existing.isDirectory()) throw bad(h.name, `is a directory, but ${owner ? `package ${owner}` : "the root filesystem"} has a file there`);
+        } else if (before === undefined) {
+          mkdirSync(target);
+          chmodSync(target, mode);
+          if (chown && (uid || gid)) lchownSync(target, uid, gid);
+          if (mtime !== undefined) mtimes.push([target, mtime]);
+        }
+        if (!dirs.has(name)) dirs.set(name, existing?.isSymbolicLink() ? resolveDir(name, h.name) : target);
         entry.resume();
         seen.type.set(name, "directory");
-        made.add(name);
-      } else if (h.type === "symlink") {
-        symlinkSync(h.linkname ?? "", target);
-        if (chown) lchownSync(target, uid, gid);
-        entry.resume();
-        seen.type.set(name, "symlink");
-      } else if (h.type === "link") {
-        const to = clean(h.linkname ?? "");
-        if (seen.type.get(to) !== "file") throw bad(h.name, `is a hard link to '${h.linkname}', which is not an earlier regular file of the package`);
-        linkSync(join(root, to), target);
-        seen.md5.set(name, seen.md5.get(to) ?? "");
-        entry.resume();
-        seen.type.set(name, "file");
-      } else if (h.type === "file" || h.type === "contiguous-file") {
-        const chunks: Buffer[] = [];
-        for await (const c of entry) chunks.push(c as Buffer);
-        const body = Buffer.concat(chunks);
-        writeFileSync(target, body, { mode: 0o600 });
-        if (chown) lchownSync(target, uid, gid);
-        chmodSync(target, mode); // after chown, which clears set-id bits
-        seen.md5.set(name, createHash("md5").update(body).digest("hex"));
-        seen.type.set(name, "file");
       } else {
-        throw bad(h.name, `is a ${h.type}, which kiln does not unpack`);
+        if (existing?.isDirectory()) throw bad(h.name, `is a ${h.type === "symlink" ? "link" : "file"}, but the root filesystem has a directory there`);
+        if (owner && owner !== shared?.pkg) throw bad(h.name, `would overwrite /${key}, which is also in package ${owner}`);
+        if (existing) rmSync(target, { force: true });
+        if (h.type === "symlink") {
+          symlinkSync(h.linkname ?? "", target);
+          if (chown) lchownSync(target, uid, gid);
+          entry.resume();
+          seen.type.set(name, "symlink");
+        } else if (h.type === "link") {
+          const to = clean(h.linkname ?? "");
+          if (seen.type.get(to) !== "file") throw bad(h.name, `is a hard link to '${h.linkname}', which is not an earlier regular file of the package`);
+          const toSlash = to.lastIndexOf("/");
+          linkSync(join(resolveDir(toSlash < 0 ? "" : to.slice(0, toSlash), h.name), to.slice(toSlash + 1)), target);
+          seen.md5.set(name, seen.md5.get(to) ?? "");
+          entry.resume();
+          seen.type.set(name, "file");
+        } else if (h.type === "file" || h.type === "contiguous-file") {
+          const chunks: Buffer[] = [];
+          for await (const c of entry) chunks.push(c as Buffer);
+          const body = Buffer.concat(chunks);
+          writeFileSync(target, body, { mode: 0o600 });
+          if (chown) lchownSync(target, uid, gid);
+          chmodSync(target, mode); // after chown, which clears set-id bits
+          seen.md5.set(name, createHash("md5").update(body).digest("hex"));
+          seen.type.set(name, "file");
+        } else {
+          throw bad(h.name, `is a ${h.type}, which kiln does not unpack`);
+        }
+        if (mtime !== undefined) lutimesSync(target, mtime, mtime);
+        shared?.owners.set(key, shared.pkg);
       }
       seen.order.push(name);
       seen.owner.set(name, { uid, gid });
@@ -211,6 +259,8 @@ export async function extractDebPayload(data: Buffer, dest: string, what: string
     if (err instanceof KilnError) throw err;
     throw new KilnError("FATAL", `${what}: data.tar cannot be read: ${(err as Error).message}`, { cause: err });
   });
+  // directories last, deepest first: unpacking into them changed their mtimes
+  for (const [dir, t] of mtimes.reverse()) utimesSync(dir, t, t);
 }
 
 // ---------------------------------------------------------------- assembling
@@ -282,10 +332,10 @@ async function assemble(pkgs: RootfsPackage[], o: AssembleOptions, log: (line: s
     log(`merged /usr: ${MERGED_USR_DIRS(o.arch).map((d) => `/${d} -> usr/${d}`).join(", ")}`);
   }
 
+  // unpacked straight into the rootfs (as dpkg does): the extractor checks every path
+  // against the tree and the other packages' files
   const owners = new Map<string, string>();
-  const staging = join(rootfs, STAGING);
   const unpacked: Unpacked[] = [];
-  const rootUser = isRoot();
   // packages are opened (read, payload decompressing off the main thread) AHEAD of
   // the one being installed, so decompression uses the other cores meanwhile
   const payloads = sorted.map(newPayload);
@@ -294,7 +344,8 @@ async function assemble(pkgs: RootfsPackage[], o: AssembleOptions, log: (line: s
     if (i >= sorted.length) return;
     if (!opening.has(i)) {
       const p = sorted[i];
-      const promise = openArPackage(p.deb, p.pkg.name, { eager: true, extractPayload: (data, dest, what) => extractDebPayload(data, dest, what, payloads[i]) });
+      const shared: SharedTree = { owners, pkg: p.pkg.name };
+      const promise = openArPackage(p.deb, p.pkg.name, { eager: true, extractPayload: (data, dest, what) => extractDebPayload(data, dest, what, payloads[i], shared) });
       promise.catch(() => undefined);
       opening.set(i, promise);
     }
@@ -311,26 +362,7 @@ async function assemble(pkgs: RootfsPackage[], o: AssembleOptions, log: (line: s
     const control = parseStanzas(opened.control)[0] ?? [];
     const multiArch = fieldOf(control, "Multi-Arch") ?? "";
     log(`unpacking ${opened.name} (${opened.version})`);
-    // directories the package creates (not those already there) get its owners
-    const dirsBefore = new Set<string>();
-    const members = await opened.members();
-    for (const [rel] of members) if (lstatSync(join(rootfs, rel), { throwIfNoEntry: false })) dirsBefore.add(rel);
-    let files;
-    try {
-      files = await installPackage(opened, rootfs, staging, owners);
-    } finally {
-      rmSync(staging, { recursive: true, force: true });
-    }
-    if (rootUser) {
-      for (const f of files) {
-        const rel = f.path.slice(1);
-        const own = payload.owner.get(rel);
-        if (f.type !== "directory" || dirsBefore.has(rel) || !own || (own.uid === 0 && own.gid === 0)) continue;
-        const path = inRoot(rootfs, rel, opened);
-        lchownSync(path, own.uid, own.gid);
-        chmodSync(path, members.get(rel)?.mode ?? 0o755);
-      }
-    }
+    await opened.extract(rootfs);
     // conffiles go to <path>.dpkg-new, as `dpkg --unpack` leaves them; `dpkg --configure` moves them in place
     for (const c of opened.conffiles) {
       const rel = c.replace(/^\/+/, "");

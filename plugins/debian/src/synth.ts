@@ -10,7 +10,7 @@
  * class or configuration, or in one package's fields, changes exactly the hashes it
  * should, without hashing each package's whole task code again.
  */
-import { createHash } from "node:crypto";
+import { createHash, hash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import {
   DependencyTable,
@@ -144,9 +144,9 @@ export class PackageTemplate {
   basehashes(values: (v: PerPackageVar) => string): Record<string, string> {
     const out: Record<string, string> = {};
     for (const [task, { base, vars }] of this.hashes) {
-      const h = createHash("sha256").update(`${SIGGEN_VERSION}\u0000debian-virtual\u0000${base}`);
-      for (const v of vars) h.update(`\u0000${v}\u0000${values(v)}`);
-      out[task] = h.digest("hex");
+      let text = `${SIGGEN_VERSION}\u0000debian-virtual\u0000${base}`;
+      for (const v of vars) text += `\u0000${v}\u0000${values(v)}`;
+      out[task] = hash("sha256", text);
     }
     return out;
   }

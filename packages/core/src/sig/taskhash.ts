@@ -66,14 +66,22 @@ class TaintReader {
     this.listings.set(dir, names);
     return names;
   }
+  /** Per recipe (its STAMP): the names of taint files of its stamp directory, or null. */
+  private readonly byStamp = new Map<string, Set<string> | null>();
   read(node: TaskNode): string | undefined {
+    const stamp = node.recipe.stamp;
+    let names = this.byStamp.get(stamp);
+    if (names === undefined) {
+      const dir = dirname(stamp);
+      // the stamps root and the directories above the recipe's first: their listings
+      // let the recipes that never ran skip their own
+      this.list(dirname(dirname(dir)));
+      this.list(dirname(dir));
+      names = this.list(dir);
+      this.byStamp.set(stamp, names);
+    }
     const file = taintFile(node);
-    const dir = dirname(file);
-    // the stamps root and the directories above the recipe's first: their listings
-    // let the recipes that never ran skip their own
-    this.list(dirname(dirname(dir)));
-    this.list(dirname(dir));
-    if (!this.list(dir)?.has(basename(file))) return undefined;
+    if (!names?.has(basename(file))) return undefined;
     try {
       return readFileSync(file, "utf8").trim() || undefined;
     } catch {
@@ -112,44 +120,53 @@ export interface HashOptions {
 }
 
 /** Compute basehash/taskhash of every node of a graph (in dependency order). */
+/** Shared by every node with nothing there (a large graph has hundreds of thousands). */
+const NONE: never[] = [];
+
+/** Compute basehash/taskhash of every node of a graph (in dependency order). */
 export function computeTaskhashes(graph: TaskGraph, d: DataStore, hooks: KilnHooks, options: HashOptions = {}): SignatureHandler {
   const handler = signatureHandler(d);
   const ignore = ignoreTasksRegex(d);
   const taints = new TaintReader();
   const bodies = new Map<string, string[]>();
+  // hooks nobody taps are not called (per node and per dependency, that adds up)
+  const basehashHook = hooks.basehashInputs.isUsed();
+  const filterHook = hooks.taskDependencyFilter.isUsed();
+  const taskhashHook = hooks.taskhashInputs.isUsed();
   for (const node of graph.nodes) {
-    const ref = { id: node.id, pn: node.recipe.pn, task: node.task, file: node.recipe.file };
     if (handler === "noop") {
       node.basehash = node.taskhash = "";
       node.stampHash = undefined;
       continue;
     }
+    const ref = { id: node.id, pn: node.recipe.pn, task: node.task, file: node.recipe.file };
     let basehash = node.recipe.basehashes?.[node.task] ?? "";
-    const extraBasehash = [...hooks.basehashInputs.call([], ref, node.recipe), ...pluginBodyInputs(hooks, node.task, bodies)];
+    const body = pluginBodyInputs(hooks, node.task, bodies);
+    const extraBasehash = basehashHook ? [...hooks.basehashInputs.call([], ref, node.recipe), ...body] : body;
     if (extraBasehash.length) basehash = sha256hex([basehash, ...extraBasehash].join("\u0000"));
 
     const deps: [string, string][] = [];
-    const droppedDeps: string[] = [];
+    let droppedDeps: string[] = NONE;
+    const ignoring = ignore !== null && !ignore.test(node.recipe.pn);
     for (const i of node.deps) {
       const dep = graph.nodes[i];
-      const keep =
-        !(ignore && !ignore.test(node.recipe.pn) && ignore.test(dep.recipe.pn)) &&
-        hooks.taskDependencyFilter.call(ref, { id: dep.id, pn: dep.recipe.pn, task: dep.task, file: dep.recipe.file }) !== false;
+      const keep = !(ignoring && ignore.test(dep.recipe.pn)) && !(filterHook && hooks.taskDependencyFilter.call(ref, { id: dep.id, pn: dep.recipe.pn, task: dep.task, file: dep.recipe.file }) === false);
       if (keep) deps.push([dep.id, dep.taskhash ?? ""]);
-      else droppedDeps.push(dep.id);
+      else (droppedDeps === NONE ? (droppedDeps = []) : droppedDeps).push(dep.id);
     }
-    deps.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const files = (node.recipe.checksumFiles?.[node.task] ?? []).map((f) => [f.name, fileChecksum(f.path)] as [string, string | null]);
+    if (deps.length > 1) deps.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const checksums = node.recipe.checksumFiles?.[node.task];
+    const files = checksums?.length ? checksums.map((f) => [f.name, fileChecksum(f.path)] as [string, string | null]) : (NONE as [string, string | null][]);
     const taint = options.taints?.get(node.index) ?? (node.flags.nostamp ? `nostamp:${newTaint()}` : taints.read(node));
-    const extraTaskhash = hooks.taskhashInputs.call([], ref, node.recipe);
+    const extraTaskhash = taskhashHook ? hooks.taskhashInputs.call([], ref, node.recipe) : (NONE as string[]);
 
-    const parts = [SIGGEN_VERSION, basehash];
-    for (const [id, h] of deps) parts.push(id, h);
-    for (const [name, cs] of files) parts.push(name, cs ?? "absent");
-    if (taint) parts.push("taint", taint);
-    parts.push(...extraTaskhash);
+    let text = `${SIGGEN_VERSION}\u0000${basehash}`;
+    for (const [id, dh] of deps) text += `\u0000${id}\u0000${dh}`;
+    for (const [name, cs] of files) text += `\u0000${name}\u0000${cs ?? "absent"}`;
+    if (taint) text += `\u0000taint\u0000${taint}`;
+    for (const x of extraTaskhash) text += `\u0000${x}`;
     node.basehash = basehash;
-    node.taskhash = sha256hex(parts.join("\u0000"));
+    node.taskhash = sha256hex(text);
     node.stampHash = handler === "basichash" ? node.taskhash : undefined;
     node.hashInputs = { basehash, deps, droppedDeps, files, taint, extraBasehash, extraTaskhash };
   }

@@ -53,6 +53,8 @@ export const PER_PACKAGE = [
 type PerPackageVar = (typeof PER_PACKAGE)[number];
 
 const placeholder = (v: string) => `@@${v}@@`;
+/** Where an index-vars object keeps its package's values (a symbol: not one of the variables). */
+const VALUES = Symbol("values");
 
 /** Where the synthesised recipes look up names when resolving alternatives. */
 export interface PackageLookup {
@@ -164,10 +166,32 @@ export class PackageTemplate {
   }
 
   /** KILN_INDEX_VARS values: the template's own object unless one holds a placeholder. */
+  /**
+   * KILN_INDEX_VARS values: the template's own object when none holds a placeholder;
+   * else an object whose prototype has the shared values and, for the others, getters
+   * substituting this package's values when read (plugins read one or two of them).
+   */
+  private indexProto: object | undefined;
   indexVarsFor(values: (v: PerPackageVar) => string): Record<string, string> {
     const vars = this.info.indexVars ?? {};
     if (!Object.values(vars).some((x) => x.includes("@@"))) return vars;
-    return Object.fromEntries(Object.entries(vars).map(([k, x]) => [k, this.substitute(x, values)]));
+    if (!this.indexProto) {
+      const proto: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(vars)) {
+        if (!x.includes("@@")) proto[k] = x;
+        else {
+          const template = this;
+          Object.defineProperty(proto, k, {
+            enumerable: true,
+            get(this: { [VALUES]: (v: PerPackageVar) => string }) {
+              return template.substitute(x, this[VALUES]);
+            },
+          });
+        }
+      }
+      this.indexProto = proto;
+    }
+    return Object.assign(Object.create(this.indexProto) as Record<string, string>, { [VALUES]: values }) as Record<string, string>;
   }
 
   /** STAMP with the package's values in place of the placeholders. */

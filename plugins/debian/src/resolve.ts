@@ -108,6 +108,9 @@ const byPkgName = (a: { pkg: DebianPackage }, b: { pkg: DebianPackage }): number
  * version (dpkg order) of each name, and the providers of every name some package's
  * Provides lists (a versioned Provides keeps its version).
  */
+/** `name` or `name (= version)` of a Provides list, nothing else (no qualifiers, other operators). */
+const SIMPLE_PROVIDE = /^\s*([a-z0-9][a-z0-9+.-]*)\s*(?:\(\s*=\s*([^\s()]+)\s*\))?\s*$/;
+
 export function buildUniverse(pkgs: Iterable<DebianPackage>, arch: string): Universe {
   const byName = new Map<string, DebianPackage>();
   for (const p of pkgs) {
@@ -116,16 +119,22 @@ export function buildUniverse(pkgs: Iterable<DebianPackage>, arch: string): Univ
     if (cur === undefined || (cur !== p && preferOver(p, cur))) byName.set(p.name, p);
   }
   const providers = new Map<string, { pkg: DebianPackage; version?: string }[]>();
+  const add = (name: string, entry: { pkg: DebianPackage; version?: string }) => {
+    const list = providers.get(name);
+    if (list) list.push(entry);
+    else providers.set(name, [entry]);
+  };
   for (const p of byName.values()) {
     if (p.provides === "") continue;
+    // the common shapes (`a, b (= 1.0)`) without the full relation parser: tens of
+    // thousands of packages are indexed on every parse; anything else goes through it
+    const simple = p.provides.split(",").map((item) => SIMPLE_PROVIDE.exec(item));
+    if (simple.every((m) => m !== null)) {
+      for (const m of simple as RegExpExecArray[]) add(m[1], m[2] === undefined ? { pkg: p } : { pkg: p, version: m[2] });
+      continue;
+    }
     for (const alts of parsedField(p, "provides")) {
-      for (const r of alts) {
-        const entry: { pkg: DebianPackage; version?: string } = { pkg: p };
-        if (r.op === "=" && r.version !== undefined) entry.version = r.version;
-        const list = providers.get(r.name);
-        if (list) list.push(entry);
-        else providers.set(r.name, [entry]);
-      }
+      for (const r of alts) add(r.name, r.op === "=" && r.version !== undefined ? { pkg: p, version: r.version } : { pkg: p });
     }
   }
   for (const list of providers.values()) if (list.length > 1) list.sort(byPkgName);

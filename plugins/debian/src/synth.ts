@@ -206,8 +206,13 @@ export class PackageTemplate {
   }
 }
 
+interface PackageValues {
+  get: (v: PerPackageVar) => string;
+  unsatisfied: () => string[];
+}
+
 /** The package's values of PER_PACKAGE, RDEPENDS & co. computed on first use. */
-function packageValues(p: DebianPackage, prefix: string, u: PackageLookup): { get: (v: PerPackageVar) => string; unsatisfied: () => string[] } {
+function packageValues(p: DebianPackage, prefix: string, u: PackageLookup): PackageValues {
   // the epoch only (the version was checked when the index was read)
   const colon = p.version.indexOf(":");
   const epoch = colon > 0 ? Number(p.version.slice(0, colon)) : 0;
@@ -286,77 +291,93 @@ const EMPTY = Object.freeze({});
  */
 class VirtualInfo {
   readonly file: string;
-  readonly appends = NONE as unknown as string[];
   readonly pn: string;
-  readonly pe: string;
-  readonly pv: string;
-  readonly pr: string;
-  readonly provides: string[];
+  readonly appends = NONE as unknown as string[];
   readonly depends = NONE as unknown as string[];
-  readonly packages: string[];
-  readonly rprovides: Record<string, string[]>;
   readonly packagesDynamic = NONE as unknown as string[];
-  readonly defaultPreference: number;
-  readonly excludeFromWorld: boolean;
-  readonly stamp: string;
-  readonly tasks: RecipeInfo["tasks"];
   readonly checksumFiles = EMPTY as Record<string, never>;
   readonly virtual = true;
-  private hashes: Record<string, string> | undefined;
+  private memo: { values?: PackageValues; hashes?: Record<string, string>; vars?: Record<string, string>; stamp?: string; rprovides?: Record<string, string[]> } = {};
 
   constructor(
     private readonly t: PackageTemplate,
-    private readonly v: (name: PerPackageVar) => string,
+    private readonly p: DebianPackage,
+    private readonly prefix: string,
+    private readonly u: PackageLookup,
     file: string,
   ) {
-    const pn = v("PN");
     this.file = file;
-    this.pn = pn;
-    this.pe = v("PE");
-    this.pv = v("PV");
-    this.pr = t.info.pr;
-    this.provides = [pn];
-    this.packages = this.provides;
-    const rprovides = v("RPROVIDES");
-    this.rprovides = rprovides ? { [pn]: rprovides.split(" ") } : (EMPTY as Record<string, string[]>);
-    this.defaultPreference = t.info.defaultPreference;
-    this.excludeFromWorld = t.info.excludeFromWorld;
-    this.stamp = t.stampFor(v);
-    this.tasks = t.tasksFor(v);
+    this.pn = prefix + p.name;
   }
 
-  private vars: Record<string, string> | undefined;
+  /** The package's values, worked out when a field other than file/pn is first read. */
+  get values(): PackageValues {
+    return (this.memo.values ??= packageValues(this.p, this.prefix, this.u));
+  }
+  private get v(): (name: PerPackageVar) => string {
+    return this.values.get;
+  }
+  get pe(): string {
+    return this.v("PE");
+  }
+  get pv(): string {
+    return this.v("PV");
+  }
+  get pr(): string {
+    return this.t.info.pr;
+  }
+  get provides(): string[] {
+    return [this.pn];
+  }
+  get packages(): string[] {
+    return [this.pn];
+  }
+  get rprovides(): Record<string, string[]> {
+    if (!this.memo.rprovides) {
+      const names = this.p.provides ? this.v("RPROVIDES") : "";
+      this.memo.rprovides = names ? { [this.pn]: names.split(" ") } : (EMPTY as Record<string, string[]>);
+    }
+    return this.memo.rprovides;
+  }
+  get defaultPreference(): number {
+    return this.t.info.defaultPreference;
+  }
+  get excludeFromWorld(): boolean {
+    return this.t.info.excludeFromWorld;
+  }
+  get stamp(): string {
+    return (this.memo.stamp ??= this.t.stampFor(this.v));
+  }
+  get tasks(): RecipeInfo["tasks"] {
+    return this.t.tasksFor(this.v);
+  }
   get indexVars(): Record<string, string> {
-    return (this.vars ??= this.t.indexVarsFor(this.v));
+    return (this.memo.vars ??= this.t.indexVarsFor(this.v));
   }
-
   get rdepends(): Record<string, string[]> {
     const names = this.v("RDEPENDS");
     return names ? { [this.pn]: names.split(" ") } : {};
   }
-
   get rrecommends(): Record<string, string[]> {
     const names = this.v("RRECOMMENDS");
     return names ? { [this.pn]: names.split(" ") } : {};
   }
-
   get basehashes(): Record<string, string> {
-    return (this.hashes ??= this.t.basehashes(this.v));
+    return (this.memo.hashes ??= this.t.basehashes(this.v));
   }
 }
 
 /** The virtual recipe of one package. */
 export function packageRecipe(p: DebianPackage, t: PackageTemplate, prefix: string, suite: string, u: PackageLookup): VirtualRecipe & { unsatisfied(): string[] } {
-  const values = packageValues(p, prefix, u);
-  const v = values.get;
+  const info = new VirtualInfo(t, p, prefix, u, virtualFile(suite, p.name));
   return {
-    info: new VirtualInfo(t, v, virtualFile(suite, p.name)) as unknown as RecipeInfo,
+    info: info as unknown as RecipeInfo,
     materialize(): DataStore {
       const d = t.d.createCopy();
-      for (const name of PER_PACKAGE) d.setVar(name, v(name));
-      d.setVar("DEBIAN_UNSATISFIED", values.unsatisfied().join(", "));
+      for (const name of PER_PACKAGE) d.setVar(name, info.values.get(name));
+      d.setVar("DEBIAN_UNSATISFIED", info.values.unsatisfied().join(", "));
       return d;
     },
-    unsatisfied: values.unsatisfied,
+    unsatisfied: () => info.values.unsatisfied(),
   };
 }

@@ -122,7 +122,7 @@ export function clearsignedText(text: string): string {
     .join("\n");
 }
 
-function parseRelease(text: string, what: string): { date: string; files: Map<string, { sha256: string; size: number }> } {
+function parseRelease(text: string, what: string): { date: string; validUntil: string; files: Map<string, { sha256: string; size: number }> } {
   const fields = parseControl(text) as Record<string, string | string[]>;
   const list = fields.SHA256;
   if (!Array.isArray(list)) throw new KilnError("FATAL", `${what}: no SHA256 list in the Release`, { hint: "apt archives list every index with its sha256" });
@@ -131,7 +131,7 @@ function parseRelease(text: string, what: string): { date: string; files: Map<st
     const [hash, size, path] = line.trim().split(/\s+/);
     if (hash && path) files.set(path, { sha256: hash.toLowerCase(), size: Number(size) });
   }
-  return { date: String(fields.Date ?? ""), files };
+  return { date: String(fields.Date ?? ""), validUntil: String(fields["Valid-Until"] ?? ""), files };
 }
 
 export function suiteDir(d: DataStore, cfg: SuiteConfig): string {
@@ -157,8 +157,19 @@ export async function fetchRelease(kiln: Kiln, d: DataStore, cfg: SuiteConfig): 
   const text = clearsignedText(signed.toString("utf8"));
   if (!text) throw new KilnError("FATAL", `${what}: InRelease is not a clearsigned message`);
   const release = parseRelease(text, what);
+  // as apt: a Release past its Valid-Until is refused when fetched (a mirror serving an
+  // old, validly signed index would otherwise freeze the suite); a kept one read
+  // offline is what this build verified before, and may be rebuilt from
+  if (!offline && release.validUntil && String(d.getVar("DEBIAN_CHECK_VALID_UNTIL") ?? "1") !== "0") {
+    const until = Date.parse(release.validUntil);
+    if (Number.isFinite(until) && until < Date.now()) {
+      throw new KilnError("FATAL", `${what}: the Release expired on ${release.validUntil} (Valid-Until)`, {
+        hint: 'the mirror is stale or replays an old index; set DEBIAN_CHECK_VALID_UNTIL = "0" to accept it anyway',
+      });
+    }
+  }
   if (!offline && (!existsSync(kept) || !readFileSync(kept).equals(signed))) writeAtomic(kept, signed);
-  return { ...release, sha256: sha256(signed), path: kept };
+  return { date: release.date, files: release.files, sha256: sha256(signed), path: kept };
 }
 
 /**

@@ -41,6 +41,7 @@ const RECIPES: Record<string, string> = {
   "deb-minbase_1.0.bb": `DEBIAN_VARIANT = "minbase"\ninherit debian-rootfs\n`,
   "deb-hello_1.0.bb": `DEBIAN_VARIANT = "custom"\nDEBIAN_PACKAGES = "hello"\nDEBIAN_MERGED_USR = "0"\nIMAGE_FSTYPES = "tar.gz"\ninherit debian-rootfs\n`,
   "deb-evil_1.0.bb": `DEBIAN_VARIANT = "custom"\nDEBIAN_PACKAGES = "evil"\ninherit debian-rootfs\n`,
+  "deb-missing_1.0.bb": `DEBIAN_VARIANT = "custom"\nDEBIAN_PACKAGES = "hello no-such-package"\ninherit debian-rootfs\n`,
 };
 
 /** A build directory using the repository at `url` (keyring `keyring`). */
@@ -260,6 +261,15 @@ describe("debian-rootfs", () => {
     expect(readdirSync(deployed(root))).toContain("deb-hello-qemux86-64.rootfs.tar.gz");
   }, 60_000);
 
+  it("a set that cannot be resolved: show and build fail naming the package; the other recipes still parse", async () => {
+    const show = await kiln(root, ["debian", "show", "deb-missing"]);
+    expect(show.code).not.toBe(0);
+    expect(show.out).toMatch(/no-such-package/);
+    const build = await kiln(root, ["deb-missing"]);
+    expect(build.code).not.toBe(0);
+    expect(build.out).toMatch(/deb-missing.*no-such-package|no-such-package.*deb-missing/s);
+  });
+
   it("a .deb with a member escaping the rootfs fails the build, naming the package and member, leaving no rootfs", async () => {
     const { code, out } = await kiln(root, ["deb-evil"]);
     expect(code).not.toBe(0);
@@ -361,6 +371,22 @@ describe("bad archives", () => {
     expect(code).not.toBe(0);
     expect(out).toMatch(/InRelease: the signature does not verify against .*other-keyring\.gpg/);
     expect(existsSync(join(root, "build", "downloads", "debian", "by-hash"))).toBe(false);
+  });
+
+  it("a Release past its Valid-Until is refused, naming the date; DEBIAN_CHECK_VALID_UNTIL = \"0\" accepts it", async () => {
+    const copy = tmp("expired");
+    execFileSync("cp", ["-a", `${repo.root}/.`, copy]);
+    const expired = { ...repo, root: copy };
+    await resignRelease(expired, (release) => release.replace(/^(Date: .*)$/m, "$1\nValid-Until: Sat, 01 Jun 2024 13:00:00 UTC"));
+    const stale = await serveDirectory(copy);
+    servers.push(stale);
+    const root = buildDir(stale.url, repo.keyring);
+    const refused = await kiln(root, ["debian", "show", "deb-minbase"]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.out).toMatch(/the Release expired on Sat, 01 Jun 2024 13:00:00 UTC \(Valid-Until\)/);
+    pointAt(root, stale.url, repo.keyring, 'DEBIAN_CHECK_VALID_UNTIL = "0"');
+    const accepted = await kiln(root, ["debian", "show", "deb-minbase"]);
+    expect(accepted.code, accepted.out).toBe(0);
   });
 
   it("a Packages file whose sha256 is not the signed one is refused and not kept", async () => {

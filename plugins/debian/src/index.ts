@@ -9,7 +9,7 @@
  */
 import { existsSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { initShellParser, KilnError, type DataStore, type Kiln, type KilnPlugin, type RecipeInfo, type TaskContext } from "@kiln/core";
+import { initShellParser, KilnError, type DataStore, type Kiln, type KilnPlugin, type RecipeIndexView, type RecipeInfo, type TaskContext } from "@kiln/core";
 import { openArPackage } from "@kiln/image";
 import { explainResolution, resolveRootfs, type ResolvedSet, type ResolveRequest, type Variant } from "./resolve.js";
 import { extractDebPayload } from "./rootfs.js";
@@ -94,7 +94,7 @@ function withFetchDepends(info: RecipeInfo, set: ResolvedSet, prefix: string): R
   return { ...info, tasks };
 }
 
-async function synthesize(kiln: Kiln, index: Parameters<Parameters<Kiln["hooks"]["synthesizeRecipes"]["tapPromise"]>[1]>[0], d: DataStore): Promise<void> {
+async function synthesize(kiln: Kiln, index: RecipeIndexView, d: DataStore): Promise<void> {
   const suite = await loadSuite(kiln, d);
   // basehashes of the template's shell tasks (the parse of files may all have been cached)
   await initShellParser();
@@ -102,13 +102,14 @@ async function synthesize(kiln: Kiln, index: Parameters<Parameters<Kiln["hooks"]
   for (const p of suite.universe.byName.values()) index.addVirtual(packageRecipe(p, template, suite.prefix, suite.cfg.suite, suite.universe));
 
   const state: DebianState = { suite, rootfs: new Map() };
-  const onMirror = new Set(suite.all.map((p) => `${p.name}\u0000${p.version}`));
+  // without a lock every record comes from the index, so only locked sets need the check
+  const onMirror = suite.lock ? new Set(suite.all.map((p) => `${p.name}\u0000${p.version}`)) : undefined;
   for (const info of index.recipes) {
     if (info.skipped || info.indexVars?.DEBIAN_ROOTFS !== "1") continue;
     try {
       const set = resolveRootfs(suite.universe, rootfsRequest(info.indexVars, info.pn));
       // a locked version the mirror dropped can only come from DL_DIR
-      const gone = set.packages.filter((p) => !onMirror.has(`${p.name}\u0000${p.version}`) && !existsSync(`${str(d, "DL_DIR")}/debian/${p.filename}`));
+      const gone = onMirror ? set.packages.filter((p) => !onMirror.has(`${p.name}\u0000${p.version}`) && !existsSync(`${str(d, "DL_DIR")}/debian/${p.filename}`)) : [];
       if (gone.length) {
         throw new KilnError("FETCH_ERROR", `${suite.lockFile} pins ${gone.map((p) => `${p.name} ${p.version}`).join(", ")}, which ${suite.cfg.suite} no longer has (and DL_DIR holds no copy)`, {
           hint: "run `kiln debian lock --update TARGET` to move to the suite's versions",

@@ -182,18 +182,20 @@ export class Kiln {
   }
 
   private choosePreferred(infos: RecipeInfo[], collections: ReturnType<typeof collectRecipeFiles>["collections"]): Map<string, RecipeInfo> {
-    const byPn = new Map<string, RecipeInfo[]>();
+    // the first recipe of each PN, and the others of the few PNs that have several:
+    // layer priorities matter only between candidates (tens of thousands of virtual
+    // recipes have none)
+    const out = new Map<string, RecipeInfo>();
+    const more = new Map<string, RecipeInfo[]>();
     for (const info of infos) {
       if (info.skipped) continue;
-      const list = byPn.get(info.pn);
-      if (list) list.push(info);
-      else byPn.set(info.pn, [info]);
+      const first = out.get(info.pn);
+      if (!first) out.set(info.pn, info);
+      else more.set(info.pn, [...(more.get(info.pn) ?? [first]), info]);
     }
-    const out = new Map<string, RecipeInfo>();
-    // layer priorities matter only between candidates (tens of thousands of virtual recipes have none)
-    for (const [pn, list] of byPn) {
-      const candidates: Candidate[] | undefined = list.length > 1 ? list.map((info) => ({ info, priority: recipePriority(info.file, collections).priority })) : undefined;
-      out.set(pn, candidates ? chooseRecipe(pn, candidates, this.configuration().d).chosen.info : list[0]);
+    for (const [pn, list] of more) {
+      const candidates: Candidate[] = list.map((info) => ({ info, priority: recipePriority(info.file, collections).priority }));
+      out.set(pn, chooseRecipe(pn, candidates, this.configuration().d).chosen.info);
     }
     return out;
   }

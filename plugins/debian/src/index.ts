@@ -95,9 +95,12 @@ function withFetchDepends(info: RecipeInfo, set: ResolvedSet, prefix: string): R
 }
 
 async function synthesize(kiln: Kiln, index: RecipeIndexView, d: DataStore): Promise<void> {
+  // the shell parser (for the template's basehashes; the parse of files may all have
+  // been cached) loads while the suite's indexes are fetched and read
+  const shellParser = initShellParser();
+  shellParser.catch(() => undefined);
   const suite = await loadSuite(kiln, d);
-  // basehashes of the template's shell tasks (the parse of files may all have been cached)
-  await initShellParser();
+  await shellParser;
   const template = new PackageTemplate(d);
   for (const p of suite.universe.byName.values()) index.addVirtual(packageRecipe(p, template, suite.prefix, suite.cfg.suite, suite.universe));
 

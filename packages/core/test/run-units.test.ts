@@ -1,5 +1,6 @@
 /** Small pieces of the task engine: dependency lists, loops, priorities, locks, shell scripts. */
-import { existsSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { beforeAll } from "vitest";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
@@ -62,6 +63,35 @@ describe("withLocks", () => {
     expect(existsSync(lock)).toBe(false);
     tree.remove();
   });
+
+  it("excludes other processes: two processes taking the same lock 40 times each never overlap", async () => {
+    const tree = tempTree();
+    const lock = tree.path("locks/shared.lock");
+    const log = tree.path("log");
+    const dist = new URL("../dist/index.js", import.meta.url).href;
+    // each holder appends "<pid> in" then "<pid> out"; an overlap puts another line between
+    const script = `
+      const { withLocks } = await import(${JSON.stringify(dist)});
+      const { appendFileSync } = await import("node:fs");
+      for (let i = 0; i < 40; i++) await withLocks([${JSON.stringify(lock)}], async () => {
+        appendFileSync(${JSON.stringify(log)}, process.pid + " in\\n");
+        await new Promise((r) => setTimeout(r, 1));
+        appendFileSync(${JSON.stringify(log)}, process.pid + " out\\n");
+      });`;
+    const run = () =>
+      new Promise<number>((resolve) => {
+        const c = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: "inherit" });
+        c.once("close", (code) => resolve(code ?? -1));
+      });
+    expect(await Promise.all([run(), run()])).toEqual([0, 0]);
+    const lines = readFileSync(log, "utf8").trim().split("\n");
+    expect(lines).toHaveLength(160);
+    for (let i = 0; i < lines.length; i += 2) {
+      const [pid, what] = lines[i].split(" ");
+      expect([what, lines[i + 1]]).toEqual(["in", `${pid} out`]);
+    }
+    tree.remove();
+  }, 30_000);
 
   it("takes over a lock whose owner is gone", async () => {
     const tree = tempTree({ "stale.lock": "999999999" });

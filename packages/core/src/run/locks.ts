@@ -4,7 +4,8 @@
  * holding the owner's pid, so two kiln processes exclude each other too. A lock
  * file whose owner is gone (killed build) is taken over.
  */
-import { mkdirSync, openSync, closeSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -27,17 +28,30 @@ function ownerAlive(path: string): boolean {
   }
 }
 
+/**
+ * Create the lock file holding our pid in one step: written under a name of our own,
+ * then hard-linked to `path` (link fails if `path` exists). Creating it empty and
+ * writing the pid after left a window in which another process read an empty lock,
+ * took it for a dead owner's, removed it and took the lock too.
+ */
+function tryCreate(path: string): boolean {
+  const mine = `${path}.${process.pid}.${randomBytes(4).toString("hex")}`;
+  writeFileSync(mine, String(process.pid));
+  try {
+    linkSync(mine, path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    return false;
+  } finally {
+    rmSync(mine, { force: true });
+  }
+}
+
 async function acquireFile(path: string, signal?: AbortSignal): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
   for (let wait = 5; ; wait = Math.min(wait * 2, 200)) {
-    try {
-      const fd = openSync(path, "wx");
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-    }
+    if (tryCreate(path)) return;
     if (!ownerAlive(path)) {
       rmSync(path, { force: true });
       continue;

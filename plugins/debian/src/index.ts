@@ -7,13 +7,16 @@
  *                      do_rootfs a [depends] on the do_fetch of every package of its set
  *   taskFunction       do_install of debian-package.bbclass, do_rootfs of debian-rootfs
  */
-import { existsSync, realpathSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { initShellParser, KilnError, type DataStore, type Kiln, type KilnPlugin, type RecipeIndexView, type RecipeInfo, type TaskContext } from "@kiln/core";
 import { openArPackage } from "@kiln/image";
 import { explainResolution, resolveRootfs, type ResolvedSet, type ResolveRequest, type Variant } from "./resolve.js";
 import { extractDebPayload } from "./rootfs.js";
 import { doRootfs } from "./rootfs-task.js";
+import { writeAtomic } from "./archive.js";
 import { LOCK_FORMAT, writeLock } from "./lock.js";
 import { loadSuite, type Suite } from "./suite.js";
 import type { DebianPackage } from "./types.js";
@@ -87,6 +90,28 @@ export function lockSets(kiln: Kiln, pns: string[]): { file: string; count: numb
   return { file: suite.lockFile, count: byName.size };
 }
 
+/** Bump when resolution changes: cached sets from before are ignored. */
+const RESOLUTION_FORMAT = "kiln-debian-resolution-1";
+
+/**
+ * resolveRootfs, its result cached per universe and request (CACHE/debian): the same
+ * index, lock and settings give the same set, and a parse need not work it out again.
+ */
+function cachedResolution(suite: Suite, request: ResolveRequest): ResolvedSet {
+  const key = createHash("sha256").update(JSON.stringify([RESOLUTION_FORMAT, suite.universeKey, request])).digest("hex");
+  const file = join(suite.cacheDir, "debian", `rootfs-${key}.json`);
+  try {
+    const cached = JSON.parse(readFileSync(file, "utf8")) as { names: string[]; why: [string, string][]; warnings: string[] };
+    const packages = cached.names.map((n) => suite.universe.byName.get(n));
+    if (packages.every((p) => p !== undefined)) return { packages: packages as DebianPackage[], why: new Map(cached.why), warnings: cached.warnings };
+  } catch {
+    // not cached (or unreadable): resolved below
+  }
+  const set = resolveRootfs(suite.universe, request);
+  writeAtomic(file, JSON.stringify({ names: set.packages.map((p) => p.name), why: [...set.why], warnings: set.warnings }));
+  return set;
+}
+
 /** do_rootfs gets a [depends] on the do_fetch of each package of its set. */
 function withFetchDepends(info: RecipeInfo, set: ResolvedSet, prefix: string): RecipeInfo {
   const fetches = set.packages.map((p) => `${prefix}${p.name}:do_fetch`).join(" ");
@@ -110,7 +135,7 @@ async function synthesize(kiln: Kiln, index: RecipeIndexView, d: DataStore): Pro
   for (const info of index.recipes) {
     if (info.skipped || info.indexVars?.DEBIAN_ROOTFS !== "1") continue;
     try {
-      const set = resolveRootfs(suite.universe, rootfsRequest(info.indexVars, info.pn));
+      const set = cachedResolution(suite, rootfsRequest(info.indexVars, info.pn));
       // a locked version the mirror dropped can only come from DL_DIR
       const gone = onMirror ? set.packages.filter((p) => !onMirror.has(`${p.name}\u0000${p.version}`) && !existsSync(`${str(d, "DL_DIR")}/debian/${p.filename}`)) : [];
       if (gone.length) {

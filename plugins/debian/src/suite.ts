@@ -4,6 +4,7 @@
  * universe of packages (the lock's versions where debian.lock has them), and the
  * template every package recipe copies.
  */
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { KilnError, type DataStore, type Kiln } from "@kiln/core";
@@ -25,6 +26,9 @@ export interface Suite {
   universe: Universe;
   lock?: DebianLock;
   lockFile: string;
+  /** Identifies the universe: the index texts, the lock and the architecture (a key for caches of what is computed from it). */
+  universeKey: string;
+  cacheDir: string;
 }
 
 const str = (d: DataStore, name: string) => String(d.getVar(name) ?? "").trim();
@@ -78,5 +82,8 @@ export async function loadSuite(kiln: Kiln, d: DataStore): Promise<Suite> {
   // a lock pins versions: its records replace whatever the index has for those names
   const pinned = lock ? new Map(lock.packages.map((p) => [p.name, p])) : undefined;
   const universe = buildUniverse(pinned ? [...all.filter((p) => !pinned.has(p.name)), ...pinned.values()] : all, cfg.arch);
-  return { cfg, prefix: recipePrefix(d), release, files, all, universe, lock, lockFile: file };
+  const universeKey = createHash("sha256")
+    .update(JSON.stringify([files.map((f) => f.textSha256), lock ? lock.packages.map((p) => [p.name, p.version, p.sha256]) : null, cfg.arch]))
+    .digest("hex");
+  return { cfg, prefix: recipePrefix(d), release, files, all, universe, lock, lockFile: file, universeKey, cacheDir };
 }

@@ -203,6 +203,11 @@ describe("debian-rootfs", () => {
     expect(out).toMatch(/^diffutils 1:3\.8-4 amd64 {2}<- Essential: yes$/m);
     expect(out).toMatch(/^apt 2\.6\.1 amd64 {2}<- Priority: required$/m);
     expect(out).toContain(`${MINBASE.length} packages`);
+    // the set is cached per index, lock and request: the next parse reads it back the same
+    const cache = join(root, "build", "tmp", "cache", "debian");
+    expect(readdirSync(cache).filter((f) => /^rootfs-[0-9a-f]{64}\.json$/.test(f)).length).toBeGreaterThan(0);
+    const again = await kiln(root, ["debian", "show", "deb-minbase"]);
+    expect(again.out).toBe(out);
   });
 
   it("builds the minbase rootfs: merged /usr, dpkg's database as dpkg reads it, the image, its manifest and the local repository", async () => {

@@ -64,8 +64,8 @@ describe("withLocks", () => {
     tree.remove();
   });
 
-  it("excludes other processes: two processes taking the same lock 40 times each never overlap", async () => {
-    const tree = tempTree();
+  it.each([false, true])("excludes other processes: two processes taking the same lock 40 times each never overlap (a dead owner's lock there first: %s)", async (stale) => {
+    const tree = tempTree(stale ? { "locks/shared.lock": "999999999" } : {});
     const lock = tree.path("locks/shared.lock");
     const log = tree.path("log");
     const dist = new URL("../dist/index.js", import.meta.url).href;

@@ -53,8 +53,18 @@ async function acquireFile(path: string, signal?: AbortSignal): Promise<void> {
   for (let wait = 5; ; wait = Math.min(wait * 2, 200)) {
     if (tryCreate(path)) return;
     if (!ownerAlive(path)) {
-      rmSync(path, { force: true });
-      continue;
+      // a dead owner's lock is removed by one waiter only, the one holding the
+      // takeover lock: two removing it at once could remove a new live lock
+      const takeover = `${path}.takeover`;
+      if (tryCreate(takeover)) {
+        try {
+          if (!ownerAlive(path)) rmSync(path, { force: true });
+        } finally {
+          rmSync(takeover, { force: true });
+        }
+        continue;
+      }
+      if (!ownerAlive(takeover)) rmSync(takeover, { force: true }); // a taker that died itself
     }
     signal?.throwIfAborted();
     await sleep(wait);

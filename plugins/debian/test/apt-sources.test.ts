@@ -33,26 +33,26 @@ const put = (rel: string, text: string) => {
 
 const DEB822 = `# Main archive
 Types: deb deb-src
-URIs: http://deb.example.invalid/debian
+URIs: http://127.0.0.1/deb/debian
 Suites: bookworm bookworm-updates
 Components: main contrib
  non-free-firmware
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 
 Types: deb-src
-URIs: http://src.example.invalid/debian
+URIs: http://127.0.0.1/src/debian
 Suites: bookworm
 Components: main
 
 Types: deb
 # a comment inside a stanza
-URIs: http://off.example.invalid/debian
+URIs: http://127.0.0.1/off/debian
 Suites: bookworm
 Components: main
 Enabled: no
 
 types: deb
-uris: http://sec.example.invalid/debian-security http://127.0.0.1:3142/debian-security
+uris: http://127.0.0.1/sec/debian-security http://127.0.0.1:3142/debian-security
 suites: bookworm-security
 components: main
 architectures: amd64 arm64
@@ -67,14 +67,14 @@ describe("parseDeb822Sources", () => {
   it("reads deb stanzas, one source per URI", () => {
     expect(parseDeb822Sources(DEB822, "/x/debian.sources")).toEqual([
       {
-        uri: "http://deb.example.invalid/debian",
+        uri: "http://127.0.0.1/deb/debian",
         suites: ["bookworm", "bookworm-updates"],
         components: ["main", "contrib", "non-free-firmware"],
         signedBy: "/usr/share/keyrings/debian-archive-keyring.gpg",
         file: "/x/debian.sources",
       },
       {
-        uri: "http://sec.example.invalid/debian-security",
+        uri: "http://127.0.0.1/sec/debian-security",
         suites: ["bookworm-security"],
         components: ["main"],
         architectures: ["amd64", "arm64"],
@@ -91,10 +91,10 @@ describe("parseDeb822Sources", () => {
   });
 
   it("handles CRLF and stanzas separated by blank lines with spaces", () => {
-    const text = "Types: deb\r\nURIs: http://a.invalid/d\r\nSuites: sid\r\nComponents: main\r\n   \r\nTypes: deb\r\nURIs: http://b.invalid/d\r\nSuites: sid/\r\n";
+    const text = "Types: deb\r\nURIs: http://127.0.0.1/a/d\r\nSuites: sid\r\nComponents: main\r\n   \r\nTypes: deb\r\nURIs: http://127.0.0.1/b/d\r\nSuites: sid/\r\n";
     expect(parseDeb822Sources(text, "f").map((s) => [s.uri, s.suites, s.components])).toEqual([
-      ["http://a.invalid/d", ["sid"], ["main"]],
-      ["http://b.invalid/d", ["sid/"], []],
+      ["http://127.0.0.1/a/d", ["sid"], ["main"]],
+      ["http://127.0.0.1/b/d", ["sid/"], []],
     ]);
   });
 });
@@ -103,17 +103,17 @@ describe("parseOneLineSources", () => {
   it("reads deb lines with options, skipping deb-src and comments", () => {
     const text = [
       "# sources",
-      "deb [arch=amd64,i386 signed-by=/etc/apt/keyrings/x.gpg] http://deb.example.invalid/debian bookworm main contrib # trailing",
-      "deb-src http://deb.example.invalid/debian bookworm main",
-      "#deb http://old.example.invalid/debian buster main",
+      "deb [arch=amd64,i386 signed-by=/etc/apt/keyrings/x.gpg] http://127.0.0.1/deb/debian bookworm main contrib # trailing",
+      "deb-src http://127.0.0.1/deb/debian bookworm main",
+      "#deb http://127.0.0.1/old/debian buster main",
       "",
       "deb [ trusted=yes ] http://127.0.0.1/repo ./",
-      "deb http://deb.example.invalid/debian-security bookworm-security main",
-      "deb http://broken.invalid/",
+      "deb http://127.0.0.1/deb/debian-security bookworm-security main",
+      "deb http://127.0.0.1/broken/",
     ].join("\n");
     expect(parseOneLineSources(text, "/etc/apt/sources.list")).toEqual([
       {
-        uri: "http://deb.example.invalid/debian",
+        uri: "http://127.0.0.1/deb/debian",
         suites: ["bookworm"],
         components: ["main", "contrib"],
         architectures: ["amd64", "i386"],
@@ -122,7 +122,7 @@ describe("parseOneLineSources", () => {
       },
       { uri: "http://127.0.0.1/repo", suites: ["./"], components: [], file: "/etc/apt/sources.list" },
       {
-        uri: "http://deb.example.invalid/debian-security",
+        uri: "http://127.0.0.1/deb/debian-security",
         suites: ["bookworm-security"],
         components: ["main"],
         file: "/etc/apt/sources.list",
@@ -138,20 +138,20 @@ describe("readAptSources", () => {
   });
 
   it("follows apt's order: sources.list, then sources.list.d by name", () => {
-    put("etc/apt/sources.list", "deb http://main.invalid/debian sid main\n");
-    put("etc/apt/sources.list.d/b.sources", "Types: deb\nURIs: http://b.invalid/debian\nSuites: sid\nComponents: main\n");
-    put("etc/apt/sources.list.d/a.list", "deb http://a.invalid/debian sid main\n");
-    put("etc/apt/sources.list.d/c.list", "deb http://c.invalid/debian sid main\n");
+    put("etc/apt/sources.list", "deb http://127.0.0.1/main/debian sid main\n");
+    put("etc/apt/sources.list.d/b.sources", "Types: deb\nURIs: http://127.0.0.1/b/debian\nSuites: sid\nComponents: main\n");
+    put("etc/apt/sources.list.d/a.list", "deb http://127.0.0.1/a/debian sid main\n");
+    put("etc/apt/sources.list.d/c.list", "deb http://127.0.0.1/c/debian sid main\n");
     // apt ignores these names.
-    put("etc/apt/sources.list.d/c.list.save", "deb http://save.invalid/debian sid main\n");
-    put("etc/apt/sources.list.d/bad name.list", "deb http://space.invalid/debian sid main\n");
-    put("etc/apt/sources.list.d/d.sources.disabled", "Types: deb\nURIs: http://d.invalid/debian\nSuites: sid\n");
+    put("etc/apt/sources.list.d/c.list.save", "deb http://127.0.0.1/save/debian sid main\n");
+    put("etc/apt/sources.list.d/bad name.list", "deb http://127.0.0.1/space/debian sid main\n");
+    put("etc/apt/sources.list.d/d.sources.disabled", "Types: deb\nURIs: http://127.0.0.1/d/debian\nSuites: sid\n");
     const got = readAptSources(root);
     expect(got.map((s) => s.uri)).toEqual([
-      "http://main.invalid/debian",
-      "http://a.invalid/debian",
-      "http://b.invalid/debian",
-      "http://c.invalid/debian",
+      "http://127.0.0.1/main/debian",
+      "http://127.0.0.1/a/debian",
+      "http://127.0.0.1/b/debian",
+      "http://127.0.0.1/c/debian",
     ]);
     expect(got[2].file).toBe(join(root, "etc/apt/sources.list.d/b.sources"));
   });
@@ -159,7 +159,7 @@ describe("readAptSources", () => {
   it("takes defaults from the first source", () => {
     put("etc/apt/sources.list.d/debian.sources", DEB822);
     expect(hostDebianDefaults(root)).toEqual({
-      mirror: "http://deb.example.invalid/debian",
+      mirror: "http://127.0.0.1/deb/debian",
       suite: "bookworm",
       components: ["main", "contrib", "non-free-firmware"],
       keyring: "/usr/share/keyrings/debian-archive-keyring.gpg",
@@ -167,8 +167,8 @@ describe("readAptSources", () => {
   });
 
   it("falls back to the archive keyring under root, skipping cdrom sources", () => {
-    put("etc/apt/sources.list", "deb cdrom:[Debian 12]/ bookworm main\ndeb http://deb.example.invalid/debian bookworm main\n");
-    expect(hostDebianDefaults(root)).toEqual({ mirror: "http://deb.example.invalid/debian", suite: "bookworm", components: ["main"] });
+    put("etc/apt/sources.list", "deb cdrom:[Debian 12]/ bookworm main\ndeb http://127.0.0.1/deb/debian bookworm main\n");
+    expect(hostDebianDefaults(root)).toEqual({ mirror: "http://127.0.0.1/deb/debian", suite: "bookworm", components: ["main"] });
     put("usr/share/keyrings/debian-archive-keyring.gpg", "");
     expect(hostDebianDefaults(root).keyring).toBe(join(root, "usr/share/keyrings/debian-archive-keyring.gpg"));
   });

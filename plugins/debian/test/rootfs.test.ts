@@ -154,7 +154,7 @@ describe("assembleRootfs", () => {
     const pkgs = [
       await deb(dir, {
         name: "foo",
-        fields: [["Essential", "yes"], ["Priority", "required"], ["Homepage", "https://example.invalid/foo"], ["Depends", "libbar1"]],
+        fields: [["Essential", "yes"], ["Priority", "required"], ["Homepage", "http://127.0.0.1/foo"], ["Depends", "libbar1"]],
         files: { "bin/foo": "#!/bin/sh\necho foo\n", "etc/foo.conf": "x=1\n", "usr/share/doc/foo/copyright": "MIT\n", "lib64/ld-test.so": { link: "/lib/x86_64-linux-gnu/ld-test.so" } },
         conffiles: ["/etc/foo.conf"],
         scripts: { preinst: "echo pre", postinst: "echo post" },

@@ -39,9 +39,8 @@ import {
 } from "node:fs";
 import { dirname, join, posix } from "node:path";
 import { availableParallelism } from "node:os";
-import tar from "tar-stream";
 import { KilnError } from "@kiln/core";
-import { MAINTAINER_SCRIPTS, openArPackage, parseStanzas, type OpenedPackage, type Stanza } from "@kiln/image";
+import { eachTarEntry, MAINTAINER_SCRIPTS, openArPackage, parseStanzas, type OpenedPackage, type Stanza } from "@kiln/image";
 import type { DebianPackage } from "./types.js";
 
 export interface RootfsPackage {
@@ -177,85 +176,66 @@ export async function extractDebPayload(data: Buffer, dest: string, what: string
     return real;
   };
   const mtimes: [string, number][] = [];
-  const extract = tar.extract();
-  const done = (async () => {
-    for await (const entry of extract) {
-      const h = entry.header;
-      const name = clean(h.name);
-      if (!name) {
-        entry.resume();
-        continue;
+  await eachTarEntry(data, async (h, entry) => {
+    const name = clean(h.name);
+    if (!name) return;
+    const slash = name.lastIndexOf("/");
+    const parent = resolveDir(slash < 0 ? "" : name.slice(0, slash), h.name);
+    const target = join(parent, name.slice(slash + 1));
+    const key = relOf(target);
+    const before = seen.type.get(name);
+    if (before !== undefined && !(before === "directory" && h.type === "directory")) throw bad(h.name, "appears twice in the payload");
+    const existing = before === undefined ? lstatSync(target, { throwIfNoEntry: false }) : undefined;
+    const owner = shared?.owners.get(key);
+    const mode = (h.mode ?? 0o644) & 0o7777;
+    const uid = h.uid ?? 0;
+    const gid = h.gid ?? 0;
+    const mtime = h.mtime ? h.mtime.getTime() / 1000 : undefined;
+    if (h.type === "directory") {
+      if (before === undefined && existing) {
+        if (existing.isSymbolicLink()) resolveDir(name, h.name);
+        else if (!existing.isDirectory()) throw bad(h.name, `is a directory, but ${owner ? `package ${owner}` : "the root filesystem"} has a file there`);
+      } else if (before === undefined) {
+        mkdirSync(target);
+        chmodSync(target, mode);
+        if (chown && (uid || gid)) lchownSync(target, uid, gid);
+        if (mtime !== undefined) mtimes.push([target, mtime]);
       }
-      const slash = name.lastIndexOf("/");
-      const parent = resolveDir(slash < 0 ? "" : name.slice(0, slash), h.name);
-      const target = join(parent, name.slice(slash + 1));
-      const key = relOf(target);
-      const before = seen.type.get(name);
-      if (before !== undefined && !(before === "directory" && h.type === "directory")) throw bad(h.name, "appears twice in the payload");
-      const existing = before === undefined ? lstatSync(target, { throwIfNoEntry: false }) : undefined;
-      const owner = shared?.owners.get(key);
-      const mode = (h.mode ?? 0o644) & 0o7777;
-      const uid = h.uid ?? 0;
-      const gid = h.gid ?? 0;
-      const mtime = h.mtime ? h.mtime.getTime() / 1000 : undefined;
-      if (h.type === "directory") {
-        if (before === undefined && existing) {
-          if (existing.isSymbolicLink()) resolveDir(name, h.name);
-          else if (!existing.isDirectory()) throw bad(h.name, `is a directory, but ${owner ? `package ${owner}` : "the root filesystem"} has a file there`);
-        } else if (before === undefined) {
-          mkdirSync(target);
-          chmodSync(target, mode);
-          if (chown && (uid || gid)) lchownSync(target, uid, gid);
-          if (mtime !== undefined) mtimes.push([target, mtime]);
-        }
-        if (!dirs.has(name)) dirs.set(name, existing?.isSymbolicLink() ? resolveDir(name, h.name) : target);
-        entry.resume();
-        seen.type.set(name, "directory");
+      if (!dirs.has(name)) dirs.set(name, existing?.isSymbolicLink() ? resolveDir(name, h.name) : target);
+      seen.type.set(name, "directory");
+    } else {
+      if (existing?.isDirectory()) throw bad(h.name, `is a ${h.type === "symlink" ? "link" : "file"}, but the root filesystem has a directory there`);
+      if (owner && owner !== shared?.pkg) throw bad(h.name, `would overwrite /${key}, which is also in package ${owner}`);
+      if (existing) rmSync(target, { force: true });
+      if (h.type === "symlink") {
+        symlinkSync(h.linkname ?? "", target);
+        if (chown) lchownSync(target, uid, gid);
+        seen.type.set(name, "symlink");
+      } else if (h.type === "link") {
+        const to = clean(h.linkname ?? "");
+        if (seen.type.get(to) !== "file") throw bad(h.name, `is a hard link to '${h.linkname}', which is not an earlier regular file of the package`);
+        const toSlash = to.lastIndexOf("/");
+        linkSync(join(resolveDir(toSlash < 0 ? "" : to.slice(0, toSlash), h.name), to.slice(toSlash + 1)), target);
+        seen.md5.set(name, seen.md5.get(to) ?? "");
+        seen.type.set(name, "file");
+      } else if (h.type === "file" || h.type === "contiguous-file") {
+        const chunks: Buffer[] = [];
+        for await (const c of entry) chunks.push(c as Buffer);
+        const body = Buffer.concat(chunks);
+        writeFileSync(target, body, { mode: 0o600 });
+        if (chown) lchownSync(target, uid, gid);
+        chmodSync(target, mode); // after chown, which clears set-id bits
+        seen.md5.set(name, createHash("md5").update(body).digest("hex"));
+        seen.type.set(name, "file");
       } else {
-        if (existing?.isDirectory()) throw bad(h.name, `is a ${h.type === "symlink" ? "link" : "file"}, but the root filesystem has a directory there`);
-        if (owner && owner !== shared?.pkg) throw bad(h.name, `would overwrite /${key}, which is also in package ${owner}`);
-        if (existing) rmSync(target, { force: true });
-        if (h.type === "symlink") {
-          symlinkSync(h.linkname ?? "", target);
-          if (chown) lchownSync(target, uid, gid);
-          entry.resume();
-          seen.type.set(name, "symlink");
-        } else if (h.type === "link") {
-          const to = clean(h.linkname ?? "");
-          if (seen.type.get(to) !== "file") throw bad(h.name, `is a hard link to '${h.linkname}', which is not an earlier regular file of the package`);
-          const toSlash = to.lastIndexOf("/");
-          linkSync(join(resolveDir(toSlash < 0 ? "" : to.slice(0, toSlash), h.name), to.slice(toSlash + 1)), target);
-          seen.md5.set(name, seen.md5.get(to) ?? "");
-          entry.resume();
-          seen.type.set(name, "file");
-        } else if (h.type === "file" || h.type === "contiguous-file") {
-          const chunks: Buffer[] = [];
-          for await (const c of entry) chunks.push(c as Buffer);
-          const body = Buffer.concat(chunks);
-          writeFileSync(target, body, { mode: 0o600 });
-          if (chown) lchownSync(target, uid, gid);
-          chmodSync(target, mode); // after chown, which clears set-id bits
-          seen.md5.set(name, createHash("md5").update(body).digest("hex"));
-          seen.type.set(name, "file");
-        } else {
-          throw bad(h.name, `is a ${h.type}, which kiln does not unpack`);
-        }
-        if (mtime !== undefined) lutimesSync(target, mtime, mtime);
-        shared?.owners.set(key, shared.pkg);
+        throw bad(h.name, `is a ${h.type}, which kiln does not unpack`);
       }
-      seen.order.push(name);
-      seen.owner.set(name, { uid, gid });
+      if (mtime !== undefined) lutimesSync(target, mtime, mtime);
+      shared?.owners.set(key, shared.pkg);
     }
-  })();
-  await Promise.all([
-    new Promise<void>((resolve, reject) => {
-      extract.on("finish", resolve);
-      extract.on("error", reject);
-      extract.end(data);
-    }),
-    done,
-  ]).catch((err: unknown) => {
-    extract.destroy();
+    seen.order.push(name);
+    seen.owner.set(name, { uid, gid });
+  }).catch((err: unknown) => {
     if (err instanceof KilnError) throw err;
     throw new KilnError("FATAL", `${what}: data.tar cannot be read: ${(err as Error).message}`, { cause: err });
   });

@@ -23,20 +23,17 @@ export function packageError(name: string, file: string, message: string, cause?
  * Read a tar held in memory: every member's mode and mtime, and (when `contents`)
  * the content of regular files, by name without `./`.
  */
-async function scanTar(data: Buffer, what: string, contents: boolean): Promise<{ files: Map<string, Buffer>; members: Map<string, MemberInfo> }> {
-  const files = new Map<string, Buffer>();
-  const members = new Map<string, MemberInfo>();
+/**
+ * Each entry of the tar held in `data`, in order, to `onEntry` (which reads the
+ * entry's stream or leaves it: what it leaves is skipped). Rejects with the first
+ * error of the archive or of `onEntry`.
+ */
+export async function eachTarEntry(data: Buffer, onEntry: (header: tar.Header, entry: NodeJS.ReadableStream) => Promise<void> | void): Promise<void> {
   const extract = tar.extract();
   const done = (async () => {
     for await (const entry of extract) {
-      const h = entry.header;
-      const name = h.name.replace(/^\.\//, "").replace(/\/+$/, "");
-      if (name) members.set(name, { mode: (h.mode ?? 0o644) & 0o7777, mtime: Math.floor((h.mtime?.getTime() ?? 0) / 1000) });
-      if (contents && (h.type === "file" || h.type === "contiguous-file")) {
-        const chunks: Buffer[] = [];
-        for await (const c of entry) chunks.push(c as Buffer);
-        files.set(name, Buffer.concat(chunks));
-      } else entry.resume();
+      await onEntry(entry.header, entry as unknown as NodeJS.ReadableStream);
+      entry.resume();
     }
   })();
   try {
@@ -48,6 +45,25 @@ async function scanTar(data: Buffer, what: string, contents: boolean): Promise<{
       }),
       done,
     ]);
+  } catch (err) {
+    extract.destroy();
+    throw err;
+  }
+}
+
+async function scanTar(data: Buffer, what: string, contents: boolean): Promise<{ files: Map<string, Buffer>; members: Map<string, MemberInfo> }> {
+  const files = new Map<string, Buffer>();
+  const members = new Map<string, MemberInfo>();
+  try {
+    await eachTarEntry(data, async (h, entry) => {
+      const name = h.name.replace(/^\.\//, "").replace(/\/+$/, "");
+      if (name) members.set(name, { mode: (h.mode ?? 0o644) & 0o7777, mtime: Math.floor((h.mtime?.getTime() ?? 0) / 1000) });
+      if (contents && (h.type === "file" || h.type === "contiguous-file")) {
+        const chunks: Buffer[] = [];
+        for await (const c of entry) chunks.push(c as Buffer);
+        files.set(name, Buffer.concat(chunks));
+      }
+    });
   } catch (err) {
     throw new Error(`${what} is not a valid tar archive: ${(err as Error).message}`);
   }

@@ -7,10 +7,10 @@
  * by-hash), so a parse with an unchanged InRelease downloads nothing else.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
-import { FetchError, KilnError, type DataStore, type Kiln } from "@kiln/core";
+import { FetchError, KilnError, writeAtomicSync, type DataStore, type Kiln } from "@kiln/core";
 import { parse as parseControl } from "debian-control";
 import { decompress } from "@kiln/package";
 
@@ -46,17 +46,8 @@ export interface PackagesFile {
 
 const sha256 = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
 
-/** Write through a temp name beside `path`, then rename: never a half-written file. */
-export function writeAtomic(path: string, data: Buffer | string): void {
-  mkdirSync(join(path, ".."), { recursive: true });
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, path);
-  } finally {
-    rmSync(tmp, { force: true });
-  }
-}
+/** Write through a temp name beside `path`, then rename: never a half-written file (core's). */
+export const writeAtomic = writeAtomicSync;
 
 /** A directory name for a mirror URL: host and path, without the scheme. */
 export function mirrorKey(mirror: string): string {

@@ -10,7 +10,7 @@
  * class or configuration, or in one package's fields, changes exactly the hashes it
  * should, without hashing each package's whole task code again.
  */
-import { createHash, hash } from "node:crypto";
+import { hash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import {
   DependencyTable,
@@ -19,7 +19,7 @@ import {
   parseRecipeFile,
   recipeInfo,
   SIGGEN_VERSION,
-  taskBasehashValues,
+  basehashOnly,
   type DataStore,
   type RecipeInfo,
   type VirtualRecipe,
@@ -125,22 +125,15 @@ export class PackageTemplate {
     for (const v of PER_PACKAGE) d.setVar(v, placeholder(v));
     this.d = d;
     this.info = recipeInfo(d, TEMPLATE_RECIPE, []);
+    // one dependency analysis of the template gives each task's hash and closure
     const ctx = dependencyContext(d);
     const table = new DependencyTable(ctx);
-    const base = taskBasehashValues(d);
     const perPackage = new Set<string>(PER_PACKAGE);
     for (const t of this.info.tasks) {
       const vars = [...table.closure(t.name)].filter((v) => perPackage.has(v) && !ctx.ignored.has(v)).sort() as PerPackageVar[];
-      this.hashes.set(t.name, { base: base.get(t.name) ?? "", vars });
+      this.hashes.set(t.name, { base: basehashOnly(t.name, table), vars });
     }
     this.needsSubstitution = JSON.stringify(this.info.tasks).includes("@@");
-  }
-
-  /** The template's own hash of everything shared (class, configuration): part of the cache key. */
-  fingerprint(): string {
-    return createHash("sha256")
-      .update(JSON.stringify([...this.hashes].sort(([a], [b]) => (a < b ? -1 : 1))))
-      .digest("hex");
   }
 
   basehashes(values: (v: PerPackageVar) => string): Record<string, string> {
@@ -368,7 +361,7 @@ class VirtualInfo {
 }
 
 /** The virtual recipe of one package. */
-export function packageRecipe(p: DebianPackage, t: PackageTemplate, prefix: string, suite: string, u: PackageLookup): VirtualRecipe & { unsatisfied(): string[] } {
+export function packageRecipe(p: DebianPackage, t: PackageTemplate, prefix: string, suite: string, u: PackageLookup): VirtualRecipe {
   const info = new VirtualInfo(t, p, prefix, u, virtualFile(suite, p.name));
   return {
     info: info as unknown as RecipeInfo,
@@ -378,6 +371,5 @@ export function packageRecipe(p: DebianPackage, t: PackageTemplate, prefix: stri
       d.setVar("DEBIAN_UNSATISFIED", info.values.unsatisfied().join(", "));
       return d;
     },
-    unsatisfied: () => info.values.unsatisfied(),
   };
 }

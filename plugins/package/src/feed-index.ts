@@ -6,11 +6,11 @@
  * temp names and renamed, under a lock shared by every task writing there.
  */
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import tar from "tar-stream";
-import { readAr, withLocks } from "@kiln/core";
+import { readAr, withLocks, writeAtomicSync } from "@kiln/core";
 import { decompress } from "./compress.js";
 
 /** The `control` file of a .deb/.ipk. */
@@ -38,11 +38,6 @@ export async function readControl(file: string): Promise<string> {
 
 export type IndexFlavour = "apt" | "opkg";
 
-function writeAtomic(path: string, data: Buffer | string): void {
-  const tmp = `${path}.tmp.${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
 
 export async function writeFeedIndex(dir: string, extension: string, flavour: IndexFlavour): Promise<void> {
   if (!existsSync(dir)) return;
@@ -58,7 +53,7 @@ export async function writeFeedIndex(dir: string, extension: string, flavour: In
       stanzas.push(`${(await readControl(file)).replace(/\n*$/, "\n")}Filename: ${filename}\nSize: ${bytes.length}\n${sums}`);
     }
     const text = stanzas.join("\n");
-    writeAtomic(join(dir, "Packages"), text);
-    writeAtomic(join(dir, "Packages.gz"), gzipSync(text, { level: 9 }));
+    writeAtomicSync(join(dir, "Packages"), text);
+    writeAtomicSync(join(dir, "Packages.gz"), gzipSync(text, { level: 9 }));
   });
 }

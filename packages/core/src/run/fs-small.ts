@@ -31,8 +31,12 @@ function retryOnMissingDir<T>(path: string, fn: () => T): T {
 export function writeAtomicSync(path: string, data: string | Uint8Array): void {
   ensureDir(dirname(path));
   const tmp = `${path}.tmp.${process.pid}`;
-  retryOnMissingDir(tmp, () => writeFileSync(tmp, data));
-  renameSync(tmp, path);
+  try {
+    retryOnMissingDir(tmp, () => writeFileSync(tmp, data));
+    renameSync(tmp, path);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
 }
 
 /** Point `link` at `target`, replacing what was there in one rename. */

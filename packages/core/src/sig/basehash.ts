@@ -30,7 +30,7 @@ export function sha256hex(text: string): string {
 }
 
 /** The hash alone, streamed (what the parse index keeps): no detail objects are built. */
-function basehashOnly(task: string, table: DependencyTable): string {
+export function basehashOnly(task: string, table: DependencyTable): string {
   const h = createHash("sha256");
   h.update(`${SIGGEN_VERSION}\u0000${task}\u0000${table.get(task).value ?? ""}`);
   for (const dep of [...table.closure(task)].sort()) {

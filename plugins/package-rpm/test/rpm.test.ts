@@ -34,7 +34,7 @@ function spec(name = "hello", extra: Partial<RpmSpec> = {}): RpmSpec {
     summary: "says hello",
     description: "A longer description.\n\nWith a paragraph.",
     license: "GPL-3.0-or-later",
-    url: "https://example.org/hello",
+    url: "http://127.0.0.1/hello",
     buildTime: 1_700_000_000,
     root: join(dir, `${name}-root`),
     conffiles: [`/etc/${name}.conf`],

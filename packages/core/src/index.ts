@@ -43,6 +43,7 @@ export { compareSiginfo, describeSiginfo } from "./sig/compare.js";
 export { importPlugins, HookError, type KilnPlugin, type PluginImporter } from "./plugins.js";
 export { hasSetscene, setsceneNode, type SetsceneCandidate } from "./run/scenequeue.js";
 export { extractTarStream } from "./util/safe-tar.js";
+export { tarEntries, TarFormatError, type TarEntry, type TarType } from "./util/read-tar.js";
 export { parseSrcUri, srcUris, fetchedName, type SrcUri } from "./fetch/uri.js";
 export { fetchSources, localPath, sha256Of } from "./fetch/download.js";
 export { unpackSources } from "./fetch/unpack.js";

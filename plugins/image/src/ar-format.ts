@@ -7,8 +7,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
-import tar from "tar-stream";
-import { extractTarStream, KilnError, readAr } from "@kiln/core";
+import { extractTarStream, KilnError, readAr, tarEntries } from "@kiln/core";
 import { decompress } from "@kiln/package";
 import type { MaintainerScript, MemberInfo, OpenedPackage } from "./backend.js";
 import { MAINTAINER_SCRIPTS } from "./backend.js";
@@ -23,47 +22,15 @@ export function packageError(name: string, file: string, message: string, cause?
  * Read a tar held in memory: every member's mode and mtime, and (when `contents`)
  * the content of regular files, by name without `./`.
  */
-/**
- * Each entry of the tar held in `data`, in order, to `onEntry` (which reads the
- * entry's stream or leaves it: what it leaves is skipped). Rejects with the first
- * error of the archive or of `onEntry`.
- */
-export async function eachTarEntry(data: Buffer, onEntry: (header: tar.Header, entry: NodeJS.ReadableStream) => Promise<void> | void): Promise<void> {
-  const extract = tar.extract();
-  const done = (async () => {
-    for await (const entry of extract) {
-      await onEntry(entry.header, entry as unknown as NodeJS.ReadableStream);
-      entry.resume();
-    }
-  })();
-  try {
-    await Promise.all([
-      new Promise<void>((resolve, reject) => {
-        extract.on("finish", resolve);
-        extract.on("error", reject);
-        extract.end(data);
-      }),
-      done,
-    ]);
-  } catch (err) {
-    extract.destroy();
-    throw err;
-  }
-}
-
-async function scanTar(data: Buffer, what: string, contents: boolean): Promise<{ files: Map<string, Buffer>; members: Map<string, MemberInfo> }> {
+function scanTar(data: Buffer, what: string, contents: boolean): { files: Map<string, Buffer>; members: Map<string, MemberInfo> } {
   const files = new Map<string, Buffer>();
   const members = new Map<string, MemberInfo>();
   try {
-    await eachTarEntry(data, async (h, entry) => {
-      const name = h.name.replace(/^\.\//, "").replace(/\/+$/, "");
-      if (name) members.set(name, { mode: (h.mode ?? 0o644) & 0o7777, mtime: Math.floor((h.mtime?.getTime() ?? 0) / 1000) });
-      if (contents && (h.type === "file" || h.type === "contiguous-file")) {
-        const chunks: Buffer[] = [];
-        for await (const c of entry) chunks.push(c as Buffer);
-        files.set(name, Buffer.concat(chunks));
-      }
-    });
+    for (const e of tarEntries(data)) {
+      const name = e.name.replace(/^\.\//, "").replace(/\/+$/, "");
+      if (name) members.set(name, { mode: e.mode & 0o7777, mtime: Math.floor(e.mtime) });
+      if (contents && (e.type === "file" || e.type === "contiguous-file")) files.set(name, e.body);
+    }
   } catch (err) {
     throw new Error(`${what} is not a valid tar archive: ${(err as Error).message}`);
   }
@@ -79,6 +46,8 @@ export interface OpenArOptions {
   extractPayload?(payload: Buffer, dest: string, what: string): Promise<void>;
   /** Start decompressing the payload now (it runs off the main thread), for a caller that opens the next package while installing this one. */
   eager?: boolean;
+  /** How the payload is decompressed (`ext`: the member's extension), e.g. through shared decoder processes; default @kiln/package's `decompress`. */
+  decompressPayload?(data: Buffer, ext: string): Promise<Buffer>;
 }
 
 /** Open a .deb/.ipk: control fields, scripts, conffiles, other control members; the payload stays packed until `extract`. */
@@ -93,17 +62,16 @@ export async function openArPackage(file: string, expectedName: string, options:
   const data = members.find((m) => m.name.startsWith("data.tar"));
   if (!control || !data) throw packageError(expectedName, file, `no ${control ? "data" : "control"}.tar member: not a package`);
   const ext = (name: string) => name.replace(/^(control|data)\.tar\.?/, "");
-  const unpacked = async (m: { name: string; data: Buffer }) => {
+  const unpacked = async (m: { name: string; data: Buffer }, how = decompress) => {
     try {
-      // Buffer.from: @kiln/package's zstd path hands back execa's Uint8Array
-      return Buffer.from(await decompress(m.data, ext(m.name)));
+      return await how(m.data, ext(m.name));
     } catch (err) {
       throw packageError(expectedName, file, `member ${m.name} cannot be decompressed: ${(err as Error).message}`, err);
     }
   };
   let controlFiles: Map<string, Buffer>;
   try {
-    controlFiles = (await scanTar(await unpacked(control), control.name, true)).files;
+    controlFiles = scanTar(await unpacked(control), control.name, true).files;
   } catch (err) {
     if (err instanceof KilnError) throw err;
     throw packageError(expectedName, file, (err as Error).message, err);
@@ -125,7 +93,7 @@ export async function openArPackage(file: string, expectedName: string, options:
   for (const [k, v] of controlFiles) if (k !== "control" && k !== "conffiles" && !(MAINTAINER_SCRIPTS as readonly string[]).includes(k)) extra[k] = v;
 
   let payload: Promise<Buffer> | undefined;
-  const payloadTar = () => (payload ??= unpacked(data));
+  const payloadTar = () => (payload ??= unpacked(data, options.decompressPayload));
   // a failure is reported by extract(), not as an unhandled rejection meanwhile
   if (options.eager) payloadTar().catch(() => undefined);
   return {
@@ -143,7 +111,7 @@ export async function openArPackage(file: string, expectedName: string, options:
     },
     async members() {
       try {
-        return (await scanTar(await payloadTar(), data.name, false)).members;
+        return scanTar(await payloadTar(), data.name, false).members;
       } catch (err) {
         throw packageError(name, file, (err as Error).message, err);
       }

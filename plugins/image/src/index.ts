@@ -56,7 +56,7 @@ export { registerImageType, rootfsMembers, type ImageType } from "./image-types.
 export { resolvePackages, satisfies, packageVersion, type ResolvedPackage, type ResolveOptions } from "./resolve.js";
 export { parseStanzas, stanzaText, type Stanza } from "./control.js";
 export { installPackage } from "./install.js";
-export { openArPackage, readFeeds, eachTarEntry, type OpenArOptions } from "./ar-format.js";
+export { openArPackage, readFeeds, type OpenArOptions } from "./ar-format.js";
 export { debBackend, writeDpkgDatabase } from "./deb.js";
 export { ipkBackend } from "./ipk.js";
 export { rpmBackend, readRpm } from "./rpm.js";

@@ -21,12 +21,17 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   chmodSync,
+  closeSync,
   existsSync,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
   lchownSync,
   linkSync,
   lstatSync,
   lutimesSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   readlinkSync,
@@ -36,11 +41,12 @@ import {
   symlinkSync,
   utimesSync,
   writeFileSync,
+  writeSync,
 } from "node:fs";
 import { dirname, join, posix } from "node:path";
-import { availableParallelism } from "node:os";
-import { KilnError } from "@kiln/core";
-import { eachTarEntry, MAINTAINER_SCRIPTS, openArPackage, parseStanzas, type OpenedPackage, type Stanza } from "@kiln/image";
+import { KilnError, tarEntries } from "@kiln/core";
+import { decompress, XzDecoders } from "@kiln/package";
+import { MAINTAINER_SCRIPTS, openArPackage, parseStanzas, type OpenedPackage, type Stanza } from "@kiln/image";
 import type { DebianPackage } from "./types.js";
 
 export interface RootfsPackage {
@@ -98,7 +104,7 @@ const isRoot = () => process.getuid?.() === 0;
 
 // ---------------------------------------------------------------- extraction
 
-export const newPayload = (): Payload => ({ order: [], type: new Map(), owner: new Map(), md5: new Map() });
+export const newPayload = (): Payload => ({ order: [], type: new Map(), owner: new Map(), md5: new Map(), wantMd5: true });
 
 /** What the extractor saw of one package's payload. */
 export interface Payload {
@@ -106,8 +112,9 @@ export interface Payload {
   order: string[];
   type: Map<string, "file" | "directory" | "symlink">;
   owner: Map<string, { uid: number; gid: number }>;
-  /** md5 of every regular file (dpkg computes md5sums when a package has none). */
+  /** md5 of every regular file, when `wantMd5` (dpkg computes md5sums when a package has none). */
   md5: Map<string, string>;
+  wantMd5: boolean;
 }
 
 /** When unpacking into a tree shared by packages: who owns which path, and who is unpacking. */
@@ -176,69 +183,94 @@ export async function extractDebPayload(data: Buffer, dest: string, what: string
     return real;
   };
   const mtimes: [string, number][] = [];
-  await eachTarEntry(data, async (h, entry) => {
+  /** Make `target` with `create`; what is already there (another package's, a link) is checked first, then replaced. */
+  const place = (target: string, key: string, name: string, file: boolean, create: () => void) => {
+    try {
+      return create();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    if (lstatSync(target).isDirectory()) throw bad(name, `is a ${file ? "file" : "link"}, but the root filesystem has a directory there`);
+    rmSync(target, { force: true });
+    create();
+  };
+  let entries;
+  try {
+    entries = [...tarEntries(data)];
+  } catch (err) {
+    throw new KilnError("FATAL", `${what}: data.tar cannot be read: ${(err as Error).message}`, { cause: err });
+  }
+  for (const h of entries) {
     const name = clean(h.name);
-    if (!name) return;
+    if (!name) continue;
     const slash = name.lastIndexOf("/");
     const parent = resolveDir(slash < 0 ? "" : name.slice(0, slash), h.name);
     const target = join(parent, name.slice(slash + 1));
     const key = relOf(target);
     const before = seen.type.get(name);
     if (before !== undefined && !(before === "directory" && h.type === "directory")) throw bad(h.name, "appears twice in the payload");
-    const existing = before === undefined ? lstatSync(target, { throwIfNoEntry: false }) : undefined;
     const owner = shared?.owners.get(key);
-    const mode = (h.mode ?? 0o644) & 0o7777;
-    const uid = h.uid ?? 0;
-    const gid = h.gid ?? 0;
-    const mtime = h.mtime ? h.mtime.getTime() / 1000 : undefined;
+    const mode = h.mode & 0o7777;
+    const { uid, gid, mtime } = h;
+    // created as root:root by root: a chown only for other owners
+    const chownTo = chown && (uid !== 0 || gid !== 0);
     if (h.type === "directory") {
-      if (before === undefined && existing) {
-        if (existing.isSymbolicLink()) resolveDir(name, h.name);
-        else if (!existing.isDirectory()) throw bad(h.name, `is a directory, but ${owner ? `package ${owner}` : "the root filesystem"} has a file there`);
-      } else if (before === undefined) {
-        mkdirSync(target);
-        chmodSync(target, mode);
-        if (chown && (uid || gid)) lchownSync(target, uid, gid);
-        if (mtime !== undefined) mtimes.push([target, mtime]);
+      let linked = false;
+      if (before === undefined) {
+        let made = true;
+        try {
+          mkdirSync(target);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+          made = false;
+          const existing = lstatSync(target);
+          if (existing.isSymbolicLink()) linked = true;
+          else if (!existing.isDirectory()) throw bad(h.name, `is a directory, but ${owner ? `package ${owner}` : "the root filesystem"} has a file there`);
+        }
+        if (made) {
+          chmodSync(target, mode);
+          if (chownTo) lchownSync(target, uid, gid);
+          mtimes.push([target, mtime]);
+        }
       }
-      if (!dirs.has(name)) dirs.set(name, existing?.isSymbolicLink() ? resolveDir(name, h.name) : target);
+      // a directory of the tree that is a symlink (merged /usr's `bin`): followed, checked
+      if (!dirs.has(name)) dirs.set(name, linked ? resolveDir(name, h.name) : target);
       seen.type.set(name, "directory");
     } else {
-      if (existing?.isDirectory()) throw bad(h.name, `is a ${h.type === "symlink" ? "link" : "file"}, but the root filesystem has a directory there`);
       if (owner && owner !== shared?.pkg) throw bad(h.name, `would overwrite /${key}, which is also in package ${owner}`);
-      if (existing) rmSync(target, { force: true });
       if (h.type === "symlink") {
-        symlinkSync(h.linkname ?? "", target);
-        if (chown) lchownSync(target, uid, gid);
+        place(target, key, h.name, false, () => symlinkSync(h.linkname, target));
+        if (chownTo) lchownSync(target, uid, gid);
+        lutimesSync(target, mtime, mtime);
         seen.type.set(name, "symlink");
       } else if (h.type === "link") {
-        const to = clean(h.linkname ?? "");
+        const to = clean(h.linkname);
         if (seen.type.get(to) !== "file") throw bad(h.name, `is a hard link to '${h.linkname}', which is not an earlier regular file of the package`);
         const toSlash = to.lastIndexOf("/");
-        linkSync(join(resolveDir(toSlash < 0 ? "" : to.slice(0, toSlash), h.name), to.slice(toSlash + 1)), target);
-        seen.md5.set(name, seen.md5.get(to) ?? "");
+        place(target, key, h.name, true, () => linkSync(join(resolveDir(toSlash < 0 ? "" : to.slice(0, toSlash), h.name), to.slice(toSlash + 1)), target));
+        if (seen.md5.has(to)) seen.md5.set(name, seen.md5.get(to) as string);
         seen.type.set(name, "file");
       } else if (h.type === "file" || h.type === "contiguous-file") {
-        const chunks: Buffer[] = [];
-        for await (const c of entry) chunks.push(c as Buffer);
-        const body = Buffer.concat(chunks);
-        writeFileSync(target, body, { mode: 0o600 });
-        if (chown) lchownSync(target, uid, gid);
-        chmodSync(target, mode); // after chown, which clears set-id bits
-        seen.md5.set(name, createHash("md5").update(body).digest("hex"));
+        let fd = -1;
+        place(target, key, h.name, true, () => (fd = openSync(target, "wx", 0o600)));
+        try {
+          for (let off = 0; off < h.body.length; ) off += writeSync(fd, h.body, off);
+          if (chownTo) fchownSync(fd, uid, gid);
+          fchmodSync(fd, mode); // after chown, which clears set-id bits
+          futimesSync(fd, mtime, mtime);
+        } finally {
+          closeSync(fd);
+        }
+        if (seen.wantMd5) seen.md5.set(name, createHash("md5").update(h.body).digest("hex"));
         seen.type.set(name, "file");
       } else {
-        throw bad(h.name, `is a ${h.type}, which kiln does not unpack`);
+        throw bad(h.name, `is a ${h.type === "unknown" ? `member of tar type '${h.flag}'` : h.type}, which kiln does not unpack`);
       }
-      if (mtime !== undefined) lutimesSync(target, mtime, mtime);
       shared?.owners.set(key, shared.pkg);
     }
     seen.order.push(name);
     seen.owner.set(name, { uid, gid });
-  }).catch((err: unknown) => {
-    if (err instanceof KilnError) throw err;
-    throw new KilnError("FATAL", `${what}: data.tar cannot be read: ${(err as Error).message}`, { cause: err });
-  });
+  }
   // directories last, deepest first: unpacking into them changed their mtimes
   for (const [dir, t] of mtimes.reverse()) utimesSync(dir, t, t);
 }
@@ -316,41 +348,49 @@ async function assemble(pkgs: RootfsPackage[], o: AssembleOptions, log: (line: s
   // against the tree and the other packages' files
   const owners = new Map<string, string>();
   const unpacked: Unpacked[] = [];
-  // packages are opened (read, payload decompressing off the main thread) AHEAD of
-  // the one being installed, so decompression uses the other cores meanwhile
+  // every package is opened at once (read, control parsed, payload queued): the
+  // payloads go back to back to one xz program per core, which decompress them while
+  // this thread unpacks the earlier ones (a program's last output of one payload comes
+  // out only once it decodes the next, so all must be queued, then its input ended)
+  const xz = new XzDecoders();
   const payloads = sorted.map(newPayload);
-  const opening = new Map<number, Promise<OpenedPackage>>();
-  const open = (i: number) => {
-    if (i >= sorted.length) return;
-    if (!opening.has(i)) {
-      const p = sorted[i];
-      const shared: SharedTree = { owners, pkg: p.pkg.name };
-      const promise = openArPackage(p.deb, p.pkg.name, { eager: true, extractPayload: (data, dest, what) => extractDebPayload(data, dest, what, payloads[i], shared) });
-      promise.catch(() => undefined);
-      opening.set(i, promise);
+  const opening = sorted.map((p, i) => {
+    const shared: SharedTree = { owners, pkg: p.pkg.name };
+    const promise = openArPackage(p.deb, p.pkg.name, {
+      eager: true,
+      decompressPayload: (data, ext) => (ext === "xz" ? xz.decode(data) : decompress(data, ext)),
+      extractPayload: (data, dest, what) => extractDebPayload(data, dest, what, payloads[i], shared),
+    });
+    promise.catch(() => undefined);
+    return promise;
+  });
+  void Promise.allSettled(opening).then(() => xz.close());
+  let ok = false;
+  try {
+    for (const [i, p] of sorted.entries()) {
+      const payload = payloads[i];
+      const opened = await opening[i];
+      if (opened.name !== p.pkg.name || opened.version !== p.pkg.version || (p.pkg.arch && opened.arch !== p.pkg.arch)) {
+        throw pkgError(p.pkg.name, p.deb, `is ${opened.name} ${opened.version} ${opened.arch}, but the package list says ${p.pkg.name} ${p.pkg.version} ${p.pkg.arch}`);
+      }
+      const control = parseStanzas(opened.control)[0] ?? [];
+      const multiArch = fieldOf(control, "Multi-Arch") ?? "";
+      log(`unpacking ${opened.name} (${opened.version})`);
+      // dpkg computes md5sums only for a package that ships none
+      payload.wantMd5 = opened.extra.md5sums === undefined;
+      await opened.extract(rootfs);
+      // conffiles go to <path>.dpkg-new, as `dpkg --unpack` leaves them; `dpkg --configure` moves them in place
+      for (const c of opened.conffiles) {
+        const rel = c.replace(/^\/+/, "");
+        if (payload.type.get(rel) !== "file") throw pkgError(opened.name, p.deb, `conffile ${c} is not a regular file of the package`);
+        const path = inRoot(rootfs, rel, opened);
+        renameSync(path, `${path}.dpkg-new`);
+      }
+      unpacked.push({ opened, control, multiArch, payload });
     }
-  };
-  const AHEAD = Math.max(1, availableParallelism());
-  for (const [i, p] of sorted.entries()) {
-    for (let j = i; j <= i + AHEAD; j++) open(j);
-    const payload = payloads[i];
-    const opened = await (opening.get(i) as Promise<OpenedPackage>);
-    opening.delete(i);
-    if (opened.name !== p.pkg.name || opened.version !== p.pkg.version || (p.pkg.arch && opened.arch !== p.pkg.arch)) {
-      throw pkgError(p.pkg.name, p.deb, `is ${opened.name} ${opened.version} ${opened.arch}, but the package list says ${p.pkg.name} ${p.pkg.version} ${p.pkg.arch}`);
-    }
-    const control = parseStanzas(opened.control)[0] ?? [];
-    const multiArch = fieldOf(control, "Multi-Arch") ?? "";
-    log(`unpacking ${opened.name} (${opened.version})`);
-    await opened.extract(rootfs);
-    // conffiles go to <path>.dpkg-new, as `dpkg --unpack` leaves them; `dpkg --configure` moves them in place
-    for (const c of opened.conffiles) {
-      const rel = c.replace(/^\/+/, "");
-      if (payload.type.get(rel) !== "file") throw pkgError(opened.name, p.deb, `conffile ${c} is not a regular file of the package`);
-      const path = inRoot(rootfs, rel, opened);
-      renameSync(path, `${path}.dpkg-new`);
-    }
-    unpacked.push({ opened, control, multiArch, payload });
+    ok = true;
+  } finally {
+    xz.close(!ok);
   }
   writeDatabase(rootfs, o.arch, unpacked);
   log(`dpkg database: ${unpacked.length} packages unpacked`);

@@ -152,21 +152,46 @@ export async function compressToFile(input: NodeJS.ReadableStream, how: Compress
 
 export { collect };
 
-/** The inverse of `compress`, by member extension (`gz`, `xz`, `zst`, or none). */
-/** Compressed xz input from this size on goes to the xz program (see decompress). */
-const XZ_PROGRAM_MIN = 4 << 20;
+/**
+ * `input` through `program` (stdin to stdout), the output collected. Plain spawn, not
+ * execa: for a root filesystem's ~90 payloads its per-call overhead showed.
+ */
+function filterThrough(program: string, args: string[], input: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, args, { stdio: ["pipe", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (c: Buffer) => out.push(c));
+    child.stderr.on("data", (c: Buffer) => err.push(c));
+    // the program failing early closes its stdin: its exit status says why
+    child.stdin.on("error", () => undefined);
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      if (code === 0) resolve(out.length === 1 ? out[0] : Buffer.concat(out));
+      else reject(new Error(`${program} ${args.join(" ")}: ${signal ?? `exit ${code}`}: ${Buffer.concat(err).toString().trim()}`));
+    });
+    child.stdin.end(input);
+  });
+}
 
+/**
+ * Compressed xz input from this size on goes to the xz program (see decompress): below
+ * it, starting a program (~3 ms) costs more than lzma-native's slower decoding.
+ */
+const XZ_PROGRAM_MIN = 128 << 10;
+
+/** The inverse of `compress`, by member extension (`gz`, `xz`, `zst`, or none). */
 export async function decompress(data: Buffer, how: string): Promise<Buffer> {
   if (how === "" || how === "tar") return data;
   if (how === "gz") return gunzipSync(data);
-  if (how === "zst") return asBuffer((await execa("zstd", ["-q", "-d", "-c"], { input: data, encoding: "buffer" })).stdout);
+  if (how === "zst") return filterThrough("zstd", ["-q", "-d", "-c"], data);
   if (how === "xz") {
-    // large inputs through the xz program on every core (multi-block files decompress in
-    // parallel: a 9 MB Packages.xz took 0.35 s, lzma-native 1.07 s); small ones in
-    // process, where starting a program would cost more than the work
+    // through the xz program: its liblzma decodes in ~60 % of lzma-native's CPU, off this
+    // process, and multi-block files on every core (a 9 MB Packages.xz: 0.35 s, lzma-native
+    // 1.07 s); small inputs in process
     if (data.length >= XZ_PROGRAM_MIN) {
       try {
-        return asBuffer((await execa("xz", ["-q", "-d", "-c", "-T0"], { input: data, encoding: "buffer" })).stdout);
+        return await filterThrough("xz", ["-q", "-d", "-c", "-T0"], data);
       } catch (err) {
         if ((err as { code?: string }).code !== "ENOENT") throw err;
       }

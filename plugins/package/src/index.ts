@@ -91,3 +91,4 @@ export { debianVersion, debianArch, debianDepends, type PackageVersion, type Dep
 export { readPackageData, runtimeProviders, sharedLibraryProviders, parsePackageData, PACKAGE_VARS, type PackageData, type PackageVar } from "./pkgdata.js";
 export { readElfDynamic, type ElfDynamic } from "./elf.js";
 export { splitTree, listTree, globRegExp } from "./split.js";
+export { XzDecoders, xzUncompressedSize } from "./xz-decoders.js";

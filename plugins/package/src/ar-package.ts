@@ -5,12 +5,12 @@
  * by root, mtimes = SOURCE_DATE_EPOCH — so the same input gives byte-identical
  * packages; written to a temp name and renamed.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, type Hash } from "node:crypto";
 import { createReadStream, createWriteStream, readlinkSync, renameSync, rmSync, statSync } from "node:fs";
 import { pipeline } from "node:stream/promises";
 import { KilnError, packTar, writeAr, type TreeMember } from "@kiln/core";
 import { collect, compress, compressToFile, type Compression } from "./compress.js";
-import { fileChunks, walkTree } from "./tree.js";
+import { walkTree } from "./tree.js";
 
 export const MAINTAINER_SCRIPTS = ["preinst", "postinst", "prerm", "postrm"] as const;
 export type MaintainerScript = (typeof MAINTAINER_SCRIPTS)[number];
@@ -75,20 +75,19 @@ function listMembers(root: string): DataMember[] {
  * past, so md5sums needs no second read of the tree, and read errors naming the file.
  */
 function dataTar(members: DataMember[], mtimeSeconds: number, md5sums?: string[]): NodeJS.ReadableStream {
+  // md5 costs about as much CPU as the tar itself: only when md5sums are wanted.
+  let md5: Hash | undefined;
   return packTar(members, mtimeSeconds, {
-    async *content(m) {
-      // md5 costs about as much CPU as the tar itself: only when md5sums are wanted.
-      const md5 = md5sums ? createHash("md5") : undefined;
-      try {
-        for await (const c of fileChunks(m.path, m.size)) {
-          md5?.update(c);
-          yield c;
+    observe: md5sums
+      ? (m, chunk) => {
+          if (chunk) (md5 ??= createHash("md5")).update(chunk);
+          else {
+            md5sums.push(`${(md5 ?? createHash("md5")).digest("hex")}  ${m.name.slice(2)}\n`);
+            md5 = undefined;
+          }
         }
-      } catch (cause) {
-        throw new KilnError("FATAL", `cannot package ${m.path}: ${(cause as Error).message}`, { cause });
-      }
-      if (md5) md5sums?.push(`${md5.digest("hex")}  ${m.name.slice(2)}\n`);
-    },
+      : undefined,
+    readError: (m, cause) => new KilnError("FATAL", `cannot package ${m.path}: ${cause.message}`, { cause }),
   });
 }
 

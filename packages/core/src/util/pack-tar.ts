@@ -3,10 +3,10 @@
  * sorted order, owned by root (uid/gid 0, names "root"), mtimes clamped to one
  * given time, no access/change times — so the same tree gives the same bytes.
  */
-import { createReadStream, lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { closeSync, createReadStream, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from "node:fs";
 import { join } from "node:path";
-import { once } from "node:events";
-import tar from "tar-stream";
+import { Readable } from "node:stream";
+import { tarHeader } from "./tar-header.js";
 
 export interface TreeMember {
   /** Name inside the archive. */
@@ -23,8 +23,10 @@ export interface TreeMember {
 }
 
 export interface PackTarOptions {
-  /** A file member's bytes, exactly `size` of them (default: the file at its path). */
-  content?: (member: TreeMember & { size: number }) => AsyncIterable<Buffer>;
+  /** Sees each file member's content as it is packed, chunk by chunk, then `null` at its end (an md5 taken on the way). */
+  observe?(member: TreeMember, chunk: Buffer | null): void;
+  /** The error for a file member that cannot be read (default: the cause, its path prefixed). */
+  readError?(member: TreeMember, cause: Error): Error;
 }
 
 /**
@@ -57,18 +59,6 @@ export async function* fileChunks(path: string, size: number): AsyncGenerator<Bu
   if (seen !== size) throw new Error(`${path} changed while it was being archived (${size} bytes listed, ${seen} read)`);
 }
 
-/**
- * One tar entry from `chunks`, with backpressure. Not `pipeline()`: a read error would
- * destroy the entry and with it the whole pack, before the caller could add context.
- */
-async function writeEntry(pack: tar.Pack, header: Partial<tar.Header> & Pick<tar.Header, "name">, chunks: AsyncIterable<Buffer>): Promise<void> {
-  const entry = pack.entry(header);
-  // A failure reaches the reader through the pack, which destroys this entry with it.
-  entry.on("error", () => {});
-  for await (const c of chunks) if (!entry.write(c)) await once(entry, "drain");
-  await new Promise<void>((resolve, reject) => entry.end((err?: Error | null) => (err ? reject(err) : resolve())));
-}
-
 /** The members under `dir`, sorted, named `${prefix}/${relative}` (directories get a trailing `/` when `slashDirs`). */
 export function treeMembers(dir: string, prefix: string, options: { slashDirs?: boolean } = {}): TreeMember[] {
   const out: TreeMember[] = [];
@@ -89,28 +79,101 @@ export function treeMembers(dir: string, prefix: string, options: { slashDirs?: 
   return out;
 }
 
-/** A tar stream of `members` (in the order given), every header normalised. */
+/** The end of an archive: two zero blocks. */
+const END_OF_TAR = Buffer.alloc(1024);
+/** What packTar hands on at a time: small members are gathered into pieces of about this size. */
+const PIECE = 1 << 20;
+
+const padding = (size: number) => ZEROS.subarray(0, (512 - (size % 512)) % 512);
+const ZEROS = Buffer.alloc(512);
+
+/**
+ * A tar stream of `members` (in the order given), every header normalised (see
+ * tar-header.ts: the bytes tar-stream wrote before). Built synchronously, about a MiB
+ * at a time as the reader asks: small files are read whole, larger ones in chunks. (With
+ * tar-stream, each member cost several event-loop turns; a 6,500-file root filesystem
+ * took 0.5 s to pack, GNU tar 0.1 s.)
+ */
 export function packTar(members: TreeMember[], mtimeSeconds: number, options: PackTarOptions = {}): NodeJS.ReadableStream {
-  const pack = tar.pack();
-  const mtime = new Date(mtimeSeconds * 1000);
-  void (async () => {
-    try {
-      for (const m of members) {
-        const header = { name: m.name, mode: m.mode, mtime, uid: 0, gid: 0, uname: "root", gname: "root" };
-        if (m.type === "directory") pack.entry({ ...header, type: "directory" });
-        else if (m.type === "symlink") pack.entry({ ...header, type: "symlink", linkname: m.linkname });
-        else if (m.content) {
-          const content = m.content;
-          await new Promise<void>((resolve, reject) => pack.entry({ ...header, type: "file", size: content.length }, content, (err) => (err ? reject(err) : resolve())));
-        } else {
-          const size = m.size ?? lstatSync(m.path).size;
-          await writeEntry(pack, { ...header, type: "file", size }, options.content ? options.content({ ...m, size }) : fileChunks(m.path, size));
+  let next = 0;
+  /** A large file being read in chunks. */
+  let open: { member: TreeMember; fd: number; size: number; seen: number } | undefined;
+  const closeOpen = () => {
+    if (open) closeSync(open.fd);
+    open = undefined;
+  };
+  const fail = (m: TreeMember, cause: unknown): Error => {
+    const err = cause instanceof Error ? cause : new Error(String(cause));
+    return options.readError ? options.readError(m, err) : new Error(`${m.path}: ${err.message}`, { cause: err });
+  };
+  const changed = (m: TreeMember, size: number, seen: number) => new Error(`${m.path} changed while it was being archived (${size} bytes listed, ${seen} read)`);
+  return new Readable({
+    highWaterMark: PIECE,
+    read() {
+      const parts: Buffer[] = [];
+      let length = 0;
+      const add = (b: Buffer) => {
+        if (b.length) parts.push(b);
+        length += b.length;
+      };
+      let member: TreeMember | undefined;
+      try {
+        while (length < PIECE) {
+          if (open) {
+            member = open.member;
+            const chunk = Buffer.allocUnsafe(Math.min(WHOLE_FILE, open.size - open.seen));
+            const n = readSync(open.fd, chunk, 0, chunk.length, open.seen);
+            if (n === 0) throw changed(open.member, open.size, open.seen);
+            const got = n === chunk.length ? chunk : chunk.subarray(0, n);
+            open.seen += n;
+            options.observe?.(open.member, got);
+            add(got);
+            if (open.seen === open.size) {
+              // more past the listed size: the file grew
+              if (readSync(open.fd, Buffer.alloc(1), 0, 1, open.seen) !== 0) throw changed(open.member, open.size, open.seen + 1);
+              options.observe?.(open.member, null);
+              add(padding(open.size));
+              closeOpen();
+            }
+            continue;
+          }
+          if (next === members.length) {
+            add(END_OF_TAR);
+            this.push(Buffer.concat(parts, length));
+            this.push(null);
+            return;
+          }
+          const m = (member = members[next++]);
+          if (m.type !== "file") {
+            for (const b of tarHeader({ name: m.name, mode: m.mode, mtime: mtimeSeconds, type: m.type, linkname: m.linkname, size: 0 })) add(b);
+            continue;
+          }
+          const size = m.content ? m.content.length : (m.size ?? lstatSync(m.path).size);
+          for (const b of tarHeader({ name: m.name, mode: m.mode, mtime: mtimeSeconds, type: "file", size })) add(b);
+          if (m.content) {
+            add(m.content);
+            add(padding(size));
+          } else if (size <= WHOLE_FILE) {
+            // in one synchronous call: an async read is four thread-pool round trips
+            const content = readFileSync(m.path);
+            if (content.length !== size) throw changed(m, size, content.length);
+            options.observe?.(m, content);
+            options.observe?.(m, null);
+            add(content);
+            add(padding(size));
+          } else {
+            open = { member: m, fd: openSync(m.path, "r"), size, seen: 0 };
+          }
         }
+        this.push(parts.length === 1 ? parts[0] : Buffer.concat(parts, length));
+      } catch (err) {
+        closeOpen();
+        this.destroy(member ? fail(member, err) : (err as Error));
       }
-      pack.finalize();
-    } catch (err) {
-      pack.destroy(err as Error);
-    }
-  })();
-  return pack as unknown as NodeJS.ReadableStream;
+    },
+    destroy(err, callback) {
+      closeOpen();
+      callback(err);
+    },
+  });
 }

@@ -178,6 +178,28 @@ describe("fetch, unpack, patch", () => {
     expect(gets).toEqual(["/src-1.0.tar.gz"]);
   });
 
+  it("the done stamp records the file's sha256, size and mtime; a file changed in DL_DIR since is checked again and fetched anew", async () => {
+    recipe();
+    expect((await kiln(["src", "--runall=fetch"])).code).toBe(0);
+    const file = join(root, "build/downloads/src-1.0.tar.gz");
+    const original = readFileSync(file);
+    const [sum, size] = readFileSync(`${file}.done`, "utf8").trim().split(" ");
+    expect([sum, Number(size)]).toEqual([sha(original), original.length]);
+    // same size, other bytes, a new mtime: the stamp no longer vouches for it
+    const tampered = Buffer.from(original);
+    tampered[tampered.length - 1] ^= 0xff;
+    writeFileSync(file, tampered);
+    gets.length = 0;
+    const r = await kiln(["src", "-c", "fetch", "-f"]);
+    expect(r.code, r.out).toBe(0);
+    expect(gets).toEqual(["/src-1.0.tar.gz"]);
+    expect(readFileSync(file).equals(original)).toBe(true);
+    // unchanged: trusted without a download
+    gets.length = 0;
+    expect((await kiln(["src", "-c", "fetch", "-f"])).code).toBe(0);
+    expect(gets).toEqual([]);
+  });
+
   it("a checksum mismatch fails naming the URL and both sums, and keeps nothing", async () => {
     recipe({ sum: "0".repeat(64) });
     const r = await kiln(["src"]);

@@ -43,6 +43,9 @@ describe("packTar", () => {
   chmodSync(join(tree, "no-mode"), 0);
   symlinkSync(`/${"t".repeat(200)}`, join(tree, "long-link"));
   symlinkSync("short", join(tree, "link"));
+  // enough files of odd sizes (and a long name now and then) to cross many piece boundaries
+  mkdirSync(join(tree, "many"));
+  for (let i = 0; i < 400; i++) writeFileSync(join(tree, "many", i % 37 ? `f${i}` : `${"n".repeat(150)}${i}`), Buffer.alloc((i * 7919) % 20000, i));
 
   it("writes what tar-stream wrote, byte for byte (ustar, prefixes, pax names and links, mode 0, large files)", async () => {
     for (const [prefix, slashDirs] of [[".", true], ["", false]] as const) {
@@ -63,7 +66,7 @@ describe("packTar", () => {
     let total = 0;
     await bytes(packTar(members, 0, { observe: (m, chunk) => (chunk ? (total += chunk.length) : seen.push(m.name)) }));
     expect(seen).toEqual(members.map((m) => m.name));
-    expect(total).toBe(4 + 9 + WHOLE_FILE * 2 + 12345);
+    expect(total).toBe(4 + 9 + WHOLE_FILE * 2 + 12345 + Array.from({ length: 400 }, (_, i) => (i * 7919) % 20000).reduce((a, b) => a + b, 0));
   });
 
   it("fails naming a file that is missing or changed since it was listed", async () => {

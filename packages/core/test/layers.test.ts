@@ -80,8 +80,10 @@ describe("configuration from a build directory", () => {
 
 describe("environment passthrough", () => {
   it("keeps BitBake's preserved variables and the usual additions, drops the rest", () => {
-    const clean = cleanEnvironment({ PATH: "/bin", HOME: "/h", DL_DIR: "/dl", SSTATE_DIR: "/ss", http_proxy: "p", RANDOM_THING: "x", MACHINE: "m" });
+    const clean = cleanEnvironment({ PATH: "/bin", HOME: "/h", DL_DIR: "/dl", SSTATE_DIR: "/ss", http_proxy: "p", RANDOM_THING: "x", MACHINE: "m", TMPDIR: "/var/tmp" });
     expect(clean).toEqual({ PATH: "/bin", HOME: "/h", DL_DIR: "/dl", SSTATE_DIR: "/ss", http_proxy: "p", MACHINE: "m" });
+    // the scratch-directory TMPDIR of the environment is not the build's TMPDIR, unless asked for
+    expect(cleanEnvironment({ TMPDIR: "/var/tmp", BB_ENV_PASSTHROUGH_ADDITIONS: "TMPDIR" }).TMPDIR).toBe("/var/tmp");
   });
 
   it("BB_ENV_PASSTHROUGH_ADDITIONS adds names; BB_ENV_PASSTHROUGH replaces the list", () => {

@@ -9,7 +9,13 @@ import type { DataStore } from "../data/datastore.js";
 /** Passed through and exported to tasks (bb.utils.preserved_envvars_exported). */
 export const EXPORTED_ENV = ["BB_TASKHASH", "HOME", "LOGNAME", "PATH", "PWD", "SHELL", "USER", "LC_ALL", "BBSERVER"];
 
-/** BitBake's preserved variables plus the additions an OpenEmbedded build environment sets up. */
+/**
+ * BitBake's preserved variables plus the additions an OpenEmbedded build environment
+ * sets up (and DL_DIR, SSTATE_DIR, SSTATE_MIRRORS, which CI setups share between
+ * builds). Not TMPDIR: the environment's TMPDIR is every program's scratch directory
+ * (mktemp's), and taking it would move the whole build tree there; OE does not pass it
+ * either (BB_ENV_PASSTHROUGH_ADDITIONS can).
+ */
 export const DEFAULT_PASSTHROUGH = [
   "BBPATH", "BB_PRESERVE_ENV", "BB_ENV_PASSTHROUGH", "BB_ENV_PASSTHROUGH_ADDITIONS",
   ...EXPORTED_ENV,
@@ -18,7 +24,7 @@ export const DEFAULT_PASSTHROUGH = [
   "SSH_AGENT_PID", "SSH_AUTH_SOCK", "GIT_SSL_CAINFO", "GIT_SSL_NO_VERIFY",
   "BB_NO_NETWORK", "BB_NUMBER_THREADS", "BB_SETSCENE_ENFORCE", "BB_SRCREV_POLICY", "BB_LOGCONFIG",
   "DISTRO", "MACHINE", "SDKMACHINE", "PARALLEL_MAKE", "DL_DIR", "SSTATE_DIR", "SSTATE_MIRRORS",
-  "STAMPS_DIR", "TMPDIR", "TCLIBC", "TCMODE",
+  "STAMPS_DIR", "TCLIBC", "TCMODE",
 ];
 
 export function approvedVariables(env: NodeJS.ProcessEnv): Set<string> {

@@ -12,7 +12,7 @@ import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import tar from "tar-stream";
 import { afterAll, describe, expect, it } from "vitest";
-import { KilnError, writeAr } from "@kiln/core";
+import { KilnError, readAr, writeAr } from "@kiln/core";
 import { writeArPackage } from "@kiln/package";
 import { assembleRootfs, configureRootfs, MERGED_USR_DIRS, type RootfsPackage } from "../src/rootfs.js";
 import type { DebianPackage } from "../src/types.js";
@@ -42,6 +42,7 @@ interface Spec {
   files?: Record<string, string | { link: string } | { dir: true }>;
   scripts?: Partial<Record<"preinst" | "postinst" | "prerm" | "postrm", string>>;
   conffiles?: string[];
+  compression?: "gz" | "xz";
 }
 
 /** A .deb written by @kiln/package's writer from a tree. */
@@ -71,7 +72,7 @@ async function deb(dir: string, s: Spec): Promise<RootfsPackage> {
       root,
       scripts: s.scripts,
       conffiles: s.conffiles,
-      compression: "gz",
+      compression: s.compression ?? "gz",
       mtime: EPOCH,
       md5sums: true,
       installedSize: { after: "Architecture", unit: "KiB" },
@@ -309,6 +310,27 @@ describe("assembleRootfs", () => {
     // merged /usr: second's /bin/tool is first's /usr/bin/tool
     await expect(assembleRootfs(pkgs, { rootfs, arch: "amd64", mergedUsr: true })).rejects.toThrow(/second.*would overwrite \/usr\/bin\/tool, which is also in package first/);
     expect(existsSync(rootfs)).toBe(false);
+  });
+
+  it("xz payloads (decoded by shared xz programs): all unpacked; a damaged one fails naming its package and removes the rootfs", async () => {
+    const dir = tmp();
+    const pkgs = await Promise.all(
+      Array.from({ length: 7 }, (_, i) => deb(dir, { name: `x${i}`, compression: "xz", files: { [`usr/share/x${i}/data`]: `${i}\n`.repeat(20000 * (i + 1)) } })),
+    );
+    const rootfs = join(dir, "rootfs");
+    await assembleRootfs(pkgs, { rootfs, arch: "amd64", mergedUsr: true });
+    for (let i = 0; i < 7; i++) expect(readFileSync(join(rootfs, `usr/share/x${i}/data`), "utf8")).toBe(`${i}\n`.repeat(20000 * (i + 1)));
+    expect(dpkg(rootfs, "-l").match(/^iU {2}x\d/gm)).toHaveLength(7);
+
+    // x4's data.tar.xz damaged in its compressed middle: the ar stays readable
+    const members = readAr(readFileSync(pkgs[4].deb), pkgs[4].deb);
+    const data = members.find((m) => m.name === "data.tar.xz") as { name: string; data: Buffer };
+    const damaged = Buffer.from(data.data);
+    damaged[damaged.length >> 1] ^= 0x55;
+    writeFileSync(pkgs[4].deb, writeAr(members.map((m) => (m === data ? { name: m.name, data: damaged } : m)), EPOCH));
+    const again = join(dir, "again");
+    await expect(assembleRootfs(pkgs, { rootfs: again, arch: "amd64", mergedUsr: true })).rejects.toThrow(/package x4 .*data\.tar\.xz cannot be decompressed/);
+    expect(existsSync(again)).toBe(false);
   });
 
   it("empties (but keeps) a directory it was given when a package fails", async () => {

@@ -74,7 +74,12 @@ export class XzDecoders {
 
   constructor(private readonly processes = Math.max(1, availableParallelism())) {}
 
-  /** `data` (complete .xz streams) decompressed; buffers are shared out to the process with the least queued. */
+  /**
+   * `data` (complete .xz streams) decompressed; buffers are shared out to the process
+   * with the least output owed. xz holds back the end of a stream's output until it
+   * decodes more input or its input ends: a result can depend on a later `decode` or on
+   * `close()`, so queue everything, then close, then wait.
+   */
   decode(data: Buffer): Promise<Buffer> {
     let size: number;
     try {

@@ -1,0 +1,63 @@
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { XzDecoders, xzUncompressedSize } from "../src/xz-decoders.js";
+
+const xz = (data: Buffer, ...args: string[]) => execFileSync("xz", ["-c", "-q", ...args], { input: data, maxBuffer: 1 << 28 });
+
+/** Inputs of varied size and compressibility; zero bytes too. */
+const inputs = [Buffer.alloc(0), Buffer.from("hello\n"), randomBytes(300_000), Buffer.alloc(3_000_000, "abc"), Buffer.concat([randomBytes(70_000), Buffer.alloc(500_000, 7)])];
+
+describe("xzUncompressedSize", () => {
+  it("reads the size from the stream index, across concatenated streams, padding and multi-block files", () => {
+    for (const data of inputs) expect(xzUncompressedSize(xz(data))).toBe(data.length);
+    const two = Buffer.concat([xz(inputs[2]), Buffer.alloc(8), xz(inputs[3], "-T2", "--block-size=100000")]);
+    expect(xzUncompressedSize(two)).toBe(inputs[2].length + inputs[3].length);
+  });
+
+  it("refuses what is not whole xz data", () => {
+    expect(() => xzUncompressedSize(Buffer.from("not xz at all, not at all"))).toThrow(/not xz data/);
+    const whole = xz(inputs[2]);
+    expect(() => xzUncompressedSize(whole.subarray(0, whole.length - 1))).toThrow();
+    expect(() => xzUncompressedSize(whole.subarray(40))).toThrow(/bad xz/);
+  });
+});
+
+describe("XzDecoders", () => {
+  it("decodes many buffers through a few programs, each result exactly its input", async () => {
+    const decoders = new XzDecoders(2);
+    const many = Array.from({ length: 30 }, (_, i) => inputs[i % inputs.length]);
+    const pending = many.map((d) => decoders.decode(xz(d)));
+    decoders.close(); // everything queued: the programs may finish (their last output comes at the end of input)
+    const results = await Promise.all(pending);
+    results.forEach((r, i) => expect(r.equals(many[i])).toBe(true));
+  });
+
+  it("a corrupt stream rejects it and what was queued behind it, naming xz's complaint", async () => {
+    const decoders = new XzDecoders(1);
+    const good = decoders.decode(xz(inputs[2]));
+    const bad = Buffer.from(xz(inputs[3]));
+    bad[bad.length >> 1] ^= 0x55; // damage the middle, where the compressed data is
+    const broken = decoders.decode(bad);
+    const after = decoders.decode(xz(inputs[1]));
+    decoders.close();
+    expect((await good).equals(inputs[2])).toBe(true);
+    await expect(broken).rejects.toThrow(/xz -d/);
+    await expect(after).rejects.toThrow(/xz -d/);
+  });
+
+  it("an index announcing less than the stream holds is caught, not cut silently", async () => {
+    const data = Buffer.alloc(100_000, 1);
+    const lying = Buffer.from(xz(data));
+    // the index's uncompressed size lies; xz checks it against what it decoded
+    const footer = lying.length - 12;
+    const indexStart = footer - (lying.readUInt32LE(footer + 4) + 1) * 4;
+    const sizeAt = indexStart + 3; // indicator, record count, unpadded size (2 bytes here), then the size
+    expect(lying[indexStart + 1]).toBe(1);
+    const decoders = new XzDecoders(1);
+    lying[sizeAt] ^= 0x01;
+    const result = decoders.decode(lying);
+    decoders.close();
+    await expect(result).rejects.toThrow();
+  });
+});

@@ -71,9 +71,13 @@ export interface RecipeIndexView {
 export function createHooks() {
   return attributeTaps(Object.freeze({
     // config
-    /** After the configuration (bitbake.conf, layers, INHERIT) is parsed; taps may read or set variables. */
+    /**
+     * After the configuration (bitbake.conf, layers, INHERIT) is parsed and the plugins it
+     * names are applied (after layersLoaded). Taps check and read it; a variable set here
+     * is not seen by recipes parsed on worker threads or from the parse cache (README).
+     */
     configParsed: new SyncHook<[DataStore]>(["d"], "configParsed"),
-    /** After bblayers.conf and every layer.conf are read; taps see the layer list. */
+    /** The layer list (bblayers.conf and every layer.conf), once the plugins are applied. */
     layersLoaded: new SyncHook<[LayerInfo[]]>(["layers"], "layersLoaded"),
     // parse
     /** Before recipes are indexed; taps add virtual recipes to the index. */

@@ -76,8 +76,6 @@ export class Kiln {
   configuration(): Configuration {
     if (!this.config) {
       this.config = withStableTree(() => loadConfiguration(this.options));
-      this.hooks.layersLoaded.call(this.config.layers);
-      this.hooks.configParsed.call(this.config.d);
     }
     return this.config;
   }
@@ -101,6 +99,10 @@ export class Kiln {
         this.plugins.set(plugin.name, plugin);
         await plugin.apply(this);
       }
+      // After the plugins are applied: the configuration names them (KILN_PLUGINS), so
+      // firing these earlier reached nobody.
+      this.hooks.layersLoaded.call(config.layers);
+      this.hooks.configParsed.call(config.d);
     })();
     return this.loaded;
   }

@@ -70,6 +70,30 @@ describe("KILN_PLUGINS", () => {
     expect(kiln.plugins.get("acme:hello")).toBe(plugin);
   });
 
+  it("fires layersLoaded, then configParsed, once, for the plugins KILN_PLUGINS names; a configParsed tap that throws stops the parse", async () => {
+    build(`KILN_PLUGINS = "../seen.mjs"\nSEEN_SETTING = "from local.conf"`, {
+      "seen.mjs": `export default { name: "kiln:seen", apply(kiln) {
+        globalThis.__kilnSeen = [];
+        kiln.hooks.layersLoaded.tap("kiln:seen", (layers) => globalThis.__kilnSeen.push("layers " + layers.length));
+        kiln.hooks.configParsed.tap("kiln:seen", (d) => {
+          globalThis.__kilnSeen.push("config " + d.getVar("SEEN_SETTING"));
+          if (d.getVar("SEEN_FAIL")) throw new Error("SEEN_FAIL is set");
+        });
+      } };\n`,
+    });
+    const seen = () => (globalThis as unknown as { __kilnSeen: string[] }).__kilnSeen;
+    const kiln = new Kiln({ cwd: tree.path("build"), env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
+    await kiln.parseAll();
+    await kiln.parseAll();
+    expect(seen()).toEqual(["layers 2", "config from local.conf"]);
+
+    tree.write("build/conf/local.conf", `MACHINE = "m1"\nDISTRO = "d1"\nKILN_PLUGINS = "../seen.mjs"\nSEEN_FAIL = "1"\n`);
+    clearFileCache();
+    const err = await new Kiln({ cwd: tree.path("build"), env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } }).parseAll().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HookError);
+    expect((err as Error).message).toBe("kiln:seen failed in hook configParsed: SEEN_FAIL is set");
+  });
+
   it.each([
     ["a missing module", `KILN_PLUGINS = "../nowhere.mjs"`, {}, /Cannot load plugin '\.\.\/nowhere\.mjs'/],
     ["a module that is no plugin", `KILN_PLUGINS = "../plain.mjs"`, { "plain.mjs": "export const x = 1;\n" }, /does not export a kiln plugin/],

@@ -1,11 +1,12 @@
 /**
  * Extracting a tar stream safely (shared by shared state restores and do_unpack):
  * every member is checked before anything is written — no absolute path, no `..`,
- * no symlink pointing out of the destination, only files, directories and symlinks
- * — and a failure is an error naming the archive and the member.
+ * nothing written through a symlink, no symlink leading out of the destination; files,
+ * directories, symlinks and hard links only — and a failure is an error naming the
+ * archive and the member.
  */
-import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
-import { dirname, isAbsolute, join, normalize, posix, relative, resolve } from "node:path";
+import { closeSync, fchmodSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, symlinkSync, unlinkSync, writeSync } from "node:fs";
+import { isAbsolute, join, posix, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import tar from "tar-stream";
 import { KilnError } from "../errors.js";
@@ -23,47 +24,108 @@ function safeName(what: string, name: string): string {
  * Extract the tar read from `input` under `dest` (which exists). `what` names the
  * archive in errors (e.g. "sstate object /path" or "archive foo.tar.gz").
  * `strip` drops leading path components, as tar's --strip-components.
+ *
+ * Paths are checked against the tree as it is on disk, not only as written: a member
+ * is never written through a symlink (a member below one is refused — a tar of a tree
+ * never lists any — so a chain such as `l -> .`, `l/m -> ..`, `m/x` cannot reach
+ * outside), a file replaces whatever non-directory was at its name without following
+ * it, and a symlink's target is resolved through the links already extracted (and all
+ * of them again at the end, as a later link can change where an earlier one leads).
+ * Hard links must name an earlier regular file of the archive.
  */
 export async function extractTarStream(input: NodeJS.ReadableStream, dest: string, what: string, options: { strip?: number } = {}): Promise<void> {
   const root = resolve(dest);
+  const fail = (message: string) => new KilnError("FATAL", `${what}: ${message}`);
+  /** Relative directories known to be real directories (never symlinks) in this extraction. */
+  const real = new Set<string>([""]);
+  const parentOf = (rel: string) => (rel.includes("/") ? rel.slice(0, rel.lastIndexOf("/")) : "");
+  /** `rel` as a real directory, made when missing; refused when it (or a parent) is a symlink or a file. */
+  const realDir = (rel: string, member: string, create: boolean): void => {
+    if (real.has(rel)) return;
+    realDir(parentOf(rel), member, create);
+    const st = lstatSync(join(root, rel), { throwIfNoEntry: false });
+    if (!st && create) mkdirSync(join(root, rel));
+    else if (!st) throw fail(`member '${member}' needs '${rel}', which the archive does not have`);
+    else if (st.isSymbolicLink()) throw fail(`member '${member}' would be extracted through the symlink '${rel}'`);
+    else if (!st.isDirectory()) throw fail(`member '${member}' would be extracted below the file '${rel}'`);
+    real.add(rel);
+  };
+  /** Whether the symlink at `rel` pointing to `link` leads outside the root, following the links on disk. */
+  const escapes = (rel: string, link: string): boolean => {
+    if (isAbsolute(link)) return true;
+    const parts = parentOf(rel).split("/").filter(Boolean);
+    const queue = link.split("/");
+    let hops = 0;
+    while (queue.length) {
+      const part = queue.shift() as string;
+      if (part === "" || part === ".") continue;
+      if (part === "..") {
+        if (!parts.length) return true;
+        parts.pop();
+        continue;
+      }
+      parts.push(part);
+      const at = join(root, ...parts);
+      if (!lstatSync(at, { throwIfNoEntry: false })?.isSymbolicLink()) continue;
+      const next = readlinkSync(at);
+      if (isAbsolute(next) || ++hops > 40) return true;
+      parts.pop();
+      queue.unshift(...next.split("/"));
+    }
+    return false;
+  };
+  /** Clear the way for a non-directory at `rel`: what is there is removed (not followed); a directory is refused. */
+  const replaceable = (rel: string, member: string): string => {
+    const target = join(root, rel);
+    const st = lstatSync(target, { throwIfNoEntry: false });
+    if (st?.isDirectory()) throw fail(`member '${member}' is not a directory, but the tree has a directory there`);
+    if (st) unlinkSync(target);
+    return target;
+  };
+  const strip = (name: string) => (options.strip ? name.split("/").slice(options.strip).join("/") : name);
+  const links: [string, string][] = [];
   const extract = tar.extract();
   const done = (async () => {
     for await (const entry of extract) {
       const h = entry.header;
-      let name = safeName(what, h.name);
-      if (options.strip) {
-        name = name.split("/").slice(options.strip).join("/");
-        if (!name) {
-          entry.resume();
-          continue;
-        }
-      }
-      const target = join(root, name);
-      if (name === "." || target === root) {
+      const name = strip(safeName(what, h.name));
+      if (!name || name === ".") {
         entry.resume();
         continue;
       }
-      mkdirSync(dirname(target), { recursive: true });
+      realDir(parentOf(name), h.name, true);
       if (h.type === "directory") {
-        mkdirSync(target, { recursive: true });
+        realDir(name, h.name, true);
         entry.resume();
       } else if (h.type === "symlink") {
         const link = h.linkname ?? "";
-        const points = isAbsolute(link) ? normalize(link) : resolve(dirname(target), link);
-        if (isAbsolute(link) || relative(root, points).startsWith("..")) {
-          throw new KilnError("FATAL", `${what}: link '${h.name}' -> '${link}' points outside its directory`);
-        }
-        symlinkSync(link, target);
+        if (escapes(name, link)) throw fail(`link '${h.name}' -> '${link}' points outside its directory`);
+        symlinkSync(link, replaceable(name, h.name));
+        links.push([name, link]);
+        entry.resume();
+      } else if (h.type === "link") {
+        const from = strip(safeName(what, h.linkname ?? ""));
+        realDir(parentOf(from), h.name, false);
+        if (!from || !lstatSync(join(root, from), { throwIfNoEntry: false })?.isFile()) throw fail(`hard link '${h.name}' -> '${h.linkname}' does not name an earlier regular file`);
+        linkSync(join(root, from), replaceable(name, h.name));
         entry.resume();
       } else if (h.type === "file" || h.type === "contiguous-file") {
         const chunks: Buffer[] = [];
         for await (const c of entry) chunks.push(c as Buffer);
-        writeFileSync(target, Buffer.concat(chunks));
-        chmodSync(target, (h.mode ?? 0o644) & 0o7777);
+        const fd = openSync(replaceable(name, h.name), "wx", 0o600);
+        try {
+          const body = Buffer.concat(chunks);
+          for (let off = 0; off < body.length; ) off += writeSync(fd, body, off);
+          fchmodSync(fd, (h.mode ?? 0o644) & 0o7777);
+        } finally {
+          closeSync(fd);
+        }
       } else {
-        throw new KilnError("FATAL", `${what}: member '${h.name}' is a ${h.type}, which kiln does not extract`);
+        throw fail(`member '${h.name}' is a ${h.type}, which kiln does not extract`);
       }
     }
+    // a link made later can change where an earlier one leads
+    for (const [name, link] of links) if (escapes(name, link)) throw fail(`link '${name}' -> '${link}' points outside its directory`);
   })();
   await Promise.all([pipeline(input, extract), done]);
 }

@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clearFileCache, KilnError, packTar, writeAr } from "@kiln/core";
 import { main } from "@kiln/cli";
 // @kiln/image is not a dependency of the workspace root: its build output, by path
-import { installPackage, resolvePackages, rpmBackend, satisfies, type OpenedPackage, type ResolveOptions, type RootfsContext } from "../plugins/image/dist/index.js";
+import { installPackage, openArPackage, resolvePackages, rpmBackend, satisfies, type OpenedPackage, type ResolveOptions, type RootfsContext } from "../plugins/image/dist/index.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const EPOCH = 1700000000;
@@ -479,6 +479,33 @@ describe("installing into the rootfs", () => {
     const escape = installPackage(fake("e", (d) => { mkdirSync(join(d, "escape/outside"), { recursive: true }); writeFileSync(join(d, "escape/outside/x"), "x"); }), rootfs, join(dir, "staging"), owners);
     await expect(escape).rejects.toThrow(/package e \(\/feed\/e\.deb\): member '\.\/escape(\/outside)?' is a directory reached through a link pointing outside the root filesystem|would be installed through a link pointing outside/);
     expect(existsSync(join(dir, "outside", "x"))).toBe(false);
+  });
+
+  it("installs a package's absolute symlinks as they are (/etc/mtab -> /proc/mounts), and never writes through a link of the package", async () => {
+    const dir = tmp();
+    const rootfs = join(dir, "rootfs");
+    const debOf = async (name: string, members: Parameters<typeof packTar>[0]) => {
+      const control = await collect(packTar([{ name: "./control", path: "", type: "file", mode: 0o644, content: Buffer.from(`Package: ${name}\nVersion: 1\nArchitecture: all\nDescription: t\n`) }], EPOCH));
+      const file = join(dir, `${name}.deb`);
+      writeFileSync(file, writeAr([{ name: "debian-binary", data: Buffer.from("2.0\n") }, { name: "control.tar.gz", data: gzipSync(control) }, { name: "data.tar.gz", data: gzipSync(await collect(packTar(members, EPOCH))) }], EPOCH));
+      return openArPackage(file, name);
+    };
+    const base = await debOf("base-files", [
+      { name: "./etc/", path: "", type: "directory", mode: 0o755 },
+      { name: "./etc/mtab", path: "", type: "symlink", mode: 0o777, linkname: "/proc/mounts" },
+      { name: "./etc/hostname", path: "", type: "file", mode: 0o644, content: Buffer.from("kiln\n") },
+    ]);
+    await installPackage(base, rootfs, join(dir, "staging"), new Map());
+    expect(readlinkSync(join(rootfs, "etc/mtab"))).toBe("/proc/mounts");
+    expect(readFileSync(join(rootfs, "etc/hostname"), "utf8")).toBe("kiln\n");
+    // a link of the package, then a member below it: refused before anything lands outside
+    mkdirSync(join(dir, "outside"));
+    const evil = await debOf("evil", [
+      { name: "./up", path: "", type: "symlink", mode: 0o777, linkname: join(dir, "outside") },
+      { name: "./up/x", path: "", type: "file", mode: 0o644, content: Buffer.from("x") },
+    ]);
+    await expect(installPackage(evil, rootfs, join(dir, "staging"), new Map())).rejects.toThrow("package evil (" + join(dir, "evil.deb") + "): member './up/x' would be extracted through the symlink 'up'");
+    expect(readdirSync(join(dir, "outside"))).toEqual([]);
   });
 });
 

@@ -107,7 +107,8 @@ export async function openArPackage(file: string, expectedName: string, options:
     extra,
     async extract(dest) {
       if (options.extractPayload) return options.extractPayload(await payloadTar(), dest, `package ${name} (${file})`);
-      await extractTarStream(Readable.from([await payloadTar()]), dest, `package ${name} (${file})`);
+      // links are for the installed system (`/etc/mtab -> /proc/mounts`); installPackage checks paths through them
+      await extractTarStream(Readable.from([await payloadTar()]), dest, `package ${name} (${file})`, { anyLinkTarget: true });
     },
     async members() {
       try {

@@ -228,7 +228,7 @@ async function openRpm(file: string, expected: string): Promise<OpenedPackage> {
     conffiles,
     extra: {},
     async extract(dest) {
-      await extractTarStream(cpioAsTar(await payload()), dest, `package ${r.name} (${file})`);
+      await extractTarStream(cpioAsTar(await payload()), dest, `package ${r.name} (${file})`, { anyLinkTarget: true });
     },
     async members() {
       return new Map((await payload()).map((m) => [m.name.replace(/^\.?\//, "").replace(/\/+$/, ""), { mode: m.mode & 0o7777, mtime: m.mtime }]));

@@ -32,8 +32,12 @@ function safeName(what: string, name: string): string {
  * it, and a symlink's target is resolved through the links already extracted (and all
  * of them again at the end, as a later link can change where an earlier one leads).
  * Hard links must name an earlier regular file of the archive.
+ *
+ * `anyLinkTarget`: symlinks may point anywhere (absolute, or above the tree) — for
+ * package payloads, whose links are meant for the installed system (`/etc/mtab ->
+ * /proc/mounts`); extraction still never writes through one.
  */
-export async function extractTarStream(input: NodeJS.ReadableStream, dest: string, what: string, options: { strip?: number } = {}): Promise<void> {
+export async function extractTarStream(input: NodeJS.ReadableStream, dest: string, what: string, options: { strip?: number; anyLinkTarget?: boolean } = {}): Promise<void> {
   const root = resolve(dest);
   const fail = (message: string) => new KilnError("FATAL", `${what}: ${message}`);
   /** Relative directories known to be real directories (never symlinks) in this extraction. */
@@ -99,7 +103,7 @@ export async function extractTarStream(input: NodeJS.ReadableStream, dest: strin
         entry.resume();
       } else if (h.type === "symlink") {
         const link = h.linkname ?? "";
-        if (escapes(name, link)) throw fail(`link '${h.name}' -> '${link}' points outside its directory`);
+        if (!options.anyLinkTarget && escapes(name, link)) throw fail(`link '${h.name}' -> '${link}' points outside its directory`);
         symlinkSync(link, replaceable(name, h.name));
         links.push([name, link]);
         entry.resume();
@@ -125,7 +129,7 @@ export async function extractTarStream(input: NodeJS.ReadableStream, dest: strin
       }
     }
     // a link made later can change where an earlier one leads
-    for (const [name, link] of links) if (escapes(name, link)) throw fail(`link '${name}' -> '${link}' points outside its directory`);
+    if (!options.anyLinkTarget) for (const [name, link] of links) if (escapes(name, link)) throw fail(`link '${name}' -> '${link}' points outside its directory`);
   })();
   await Promise.all([pipeline(input, extract), done]);
 }

@@ -358,7 +358,9 @@ async function assemble(pkgs: RootfsPackage[], o: AssembleOptions, log: (line: s
     const shared: SharedTree = { owners, pkg: p.pkg.name };
     const promise = openArPackage(p.deb, p.pkg.name, {
       eager: true,
-      decompressPayload: (data, ext) => (ext === "xz" ? xz.decode(data) : decompress(data, ext)),
+      // without the xz program, @kiln/package's decompress falls back to lzma-native
+      decompressPayload: (data, ext) =>
+        ext === "xz" ? xz.decode(data).catch((err: NodeJS.ErrnoException) => (err.code === "ENOENT" ? decompress(data, ext) : Promise.reject(err))) : decompress(data, ext),
       extractPayload: (data, dest, what) => extractDebPayload(data, dest, what, payloads[i], shared),
     });
     promise.catch(() => undefined);

@@ -20,7 +20,7 @@ import { ParseSession, parseRecipeFile } from "./parse/recipe.js";
 import type { BuildCompletedEvent } from "./run/events.js";
 import { dryRun, runTasks, type DryRunPlan, type RunOptions } from "./run/runqueue.js";
 import { buildTaskGraph, type GraphOptions, type TaskGraph, type TaskNode } from "./tasks/graph.js";
-import { taskBasehashes, type BasehashDetails } from "./sig/basehash.js";
+import { basehashDetailsOf, type BasehashDetails } from "./sig/basehash.js";
 import { initShellParser } from "./deps/shell.js";
 import { computeTaskhashes, newTaint, taintFile, type SignatureHandler } from "./sig/taskhash.js";
 import { buildSiginfo, siginfoPath, writeSiginfo, type Siginfo } from "./sig/siginfo.js";
@@ -215,7 +215,7 @@ export class Kiln {
 
   private handler: SignatureHandler = "basichash";
   private readonly stores = new Map<string, DataStore>();
-  private readonly basehashDetails = new Map<string, Map<string, BasehashDetails>>();
+  private readonly basehashDetails = new Map<string, (task: string) => BasehashDetails | undefined>();
 
   /** The task graph for targets, with task signatures (parses every recipe first, through the parse cache). */
   async taskGraph(options: GraphOptions, parsed?: ParseResult): Promise<TaskGraph> {
@@ -241,10 +241,10 @@ export class Kiln {
     const d = this.recipeData(node);
     let details = this.basehashDetails.get(node.recipe.file);
     if (!details) {
-      details = taskBasehashes(d);
+      details = basehashDetailsOf(d);
       this.basehashDetails.set(node.recipe.file, details);
     }
-    return buildSiginfo(node, graph, details.get(node.task), d, this.handler);
+    return buildSiginfo(node, graph, details(node.task), d, this.handler);
   }
 
   /** `-S none`: write the siginfo of every task of the graph, running nothing. Returns the files. */

@@ -4,8 +4,8 @@
  * configured inside it when DEBIAN_CONFIGURE = "1", the manifest @kiln/image's
  * do_image copies, and the local apt repository of the set (DEBIAN_LOCAL_REPO).
  */
-import { existsSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { KilnError, type DataStore, type Kiln, type TaskContext } from "@kiln/core";
 import type { DebianState } from "./index.js";
 import { writeLocalRepo } from "./local-repo.js";
@@ -37,7 +37,8 @@ export async function doRootfs(_kiln: Kiln, d: DataStore, ctx: TaskContext, stat
     await assembleRootfs(packages, { rootfs, arch: suite.cfg.arch, mergedUsr: str(d, "DEBIAN_MERGED_USR") !== "0", log: (l) => ctx.log(l) });
     if (str(d, "DEBIAN_CONFIGURE") === "1") await configureRootfs({ rootfs, log: (l) => ctx.log(l) });
   } finally {
-    rmSync(old, { recursive: true, force: true });
+    // this one, and any an interrupted build left
+    for (const e of readdirSync(dirname(rootfs))) if (e.startsWith(`${basename(rootfs)}.old.`)) rmSync(join(dirname(rootfs), e), { recursive: true, force: true });
   }
 
   const repo = str(d, "DEBIAN_LOCAL_REPO");

@@ -71,6 +71,27 @@ export function taskBasehashes(d: DataStore, debug?: (m: string) => void): Map<s
   return out;
 }
 
+/**
+ * One task's basehash details at a time from one recipe's dependency table, built on
+ * first use (siginfo of the tasks that run: a Debian package recipe runs one task of
+ * four, and working out all four cost most of its stamping).
+ */
+export function basehashDetailsOf(d: DataStore): (task: string) => BasehashDetails | undefined {
+  let table: DependencyTable | undefined;
+  let tasks: Set<string> | undefined;
+  const done = new Map<string, BasehashDetails>();
+  return (task) => {
+    let details = done.get(task);
+    if (!details) {
+      // only the recipe's own tasks have one (as taskBasehashes)
+      if (!(tasks ??= new Set(listTasks(d))).has(task)) return undefined;
+      details = basehashOf(task, (table ??= new DependencyTable(dependencyContext(d))));
+      done.set(task, details);
+    }
+    return details;
+  };
+}
+
 /** One task's basehash and what went into it (the programmatic `taskSignature`). */
 export function taskSignature(d: DataStore, task: string): { basehash: string; details: BasehashDetails } {
   const details = basehashOf(task, new DependencyTable(dependencyContext(d)));

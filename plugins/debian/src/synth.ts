@@ -327,8 +327,10 @@ class VirtualInfo {
   }
   get rprovides(): Record<string, string[]> {
     if (!this.memo.rprovides) {
-      const names = this.p.provides ? this.v("RPROVIDES") : "";
-      this.memo.rprovides = names ? { [this.pn]: names.split(" ") } : (EMPTY as Record<string, string[]>);
+      // straight from the field: Providers reads this for every package, and working out
+      // all of a package's values for it cost ~40 ms over a suite
+      const names = providedNames(this.p.provides).map((n) => this.prefix + n);
+      this.memo.rprovides = names.length ? { [this.pn]: names } : (EMPTY as Record<string, string[]>);
     }
     return this.memo.rprovides;
   }

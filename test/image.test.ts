@@ -477,7 +477,8 @@ describe("installing into the rootfs", () => {
     expect(existsSync(join(dir, "outside", "x"))).toBe(false);
     symlinkSync("../..", join(rootfs, "escape"));
     const escape = installPackage(fake("e", (d) => { mkdirSync(join(d, "escape/outside"), { recursive: true }); writeFileSync(join(d, "escape/outside/x"), "x"); }), rootfs, join(dir, "staging"), owners);
-    await expect(escape).rejects.toThrow("package e (/feed/e.deb): member './escape' would be installed through the link /escape -> ../.., pointing outside the root filesystem");
+    // `..` at the root stays there, as in a chroot: escape/outside/x is the rootfs's /outside/x, d's
+    await expect(escape).rejects.toThrow("package e (/feed/e.deb): member './escape/outside/x' would overwrite /outside/x, which is also in package d");
     expect(existsSync(join(dir, "outside", "x"))).toBe(false);
     // an absolute directory link is followed from the rootfs's own root, as in a chroot
     const hostPath = join(dir, "host-only");
@@ -492,6 +493,21 @@ describe("installing into the rootfs", () => {
     const absOut = installPackage(fake("i", (d) => { mkdirSync(join(d, "abs-out"), { recursive: true }); writeFileSync(join(d, "abs-out/x"), "x"); }), rootfs, join(dir, "staging"), owners);
     await expect(absOut).rejects.toThrow(/member '\.\/abs-out' would be installed below \/.*, which does not exist/); // resolved inside the rootfs, where that host path is not
     expect(existsSync(hostPath)).toBe(false);
+  });
+
+  it("resolves `..` where a path really is (/t -> s/../share with /s -> usr/lib lands in /usr/share) and applies a read-only directory mode after its contents", async () => {
+    const dir = tmp();
+    const rootfs = join(dir, "rootfs");
+    const owners = new Map<string, string>();
+    await installPackage(fake("links", (d) => { mkdirSync(join(d, "usr/lib"), { recursive: true }); mkdirSync(join(d, "usr/share"), { recursive: true }); symlinkSync("usr/lib", join(d, "s")); symlinkSync("s/../share", join(d, "t")); }), rootfs, join(dir, "staging"), owners);
+    await installPackage(fake("user", (d) => { mkdirSync(join(d, "t"), { recursive: true }); writeFileSync(join(d, "t/file"), "f"); }), rootfs, join(dir, "staging"), owners);
+    expect(readFileSync(join(rootfs, "usr/share/file"), "utf8")).toBe("f");
+    expect(existsSync(join(rootfs, "share"))).toBe(false);
+    const ro = fake("ro", (d) => { mkdirSync(join(d, "ro"), { recursive: true }); writeFileSync(join(d, "ro/inside"), "i"); });
+    ro.members = async () => new Map([["ro", { mode: 0o555, mtime: EPOCH }]]);
+    await installPackage(ro, rootfs, join(dir, "staging"), owners);
+    expect(statSync(join(rootfs, "ro")).mode & 0o777).toBe(0o555);
+    expect(readFileSync(join(rootfs, "ro/inside"), "utf8")).toBe("i");
   });
 
   it("installs a package's absolute symlinks as they are (/etc/mtab -> /proc/mounts), and never writes through a link of the package", async () => {

@@ -81,6 +81,38 @@ describe("tarEntries", () => {
     expect([...tarEntries(odd)][0]).toMatchObject({ type: "unknown", flag: "V" });
   });
 
+  it("applies a pax size to the member, not to a GNU long-name header between; an old-style trailing slash is a directory", () => {
+    const header = (name: string, flag: string, size: number) => {
+      const h = Buffer.alloc(512);
+      h.write(name, 0);
+      h.write("0000644\0", 100);
+      h.write("0000000\0", 108);
+      h.write("0000000\0", 116);
+      h.write(`${size.toString(8).padStart(11, "0")}\0`, 124);
+      h.write("00000000000\0", 136);
+      h.write(flag, 156, "latin1");
+      h.write("ustar  \0", 257, "latin1");
+      const sum = [...h].reduce((s, c, i) => s + (i >= 148 && i < 156 ? 32 : c), 0);
+      h.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, "latin1");
+      return h;
+    };
+    const block = (text: string) => Buffer.concat([Buffer.from(text), Buffer.alloc((512 - (text.length % 512)) % 512)]);
+    const pax = "10 size=5\n";
+    const longName = `${"x".repeat(120)}\0`;
+    const archive = Buffer.concat([
+      header("PaxHeader", "x", pax.length), block(pax),
+      header("././@LongLink", "L", longName.length), block(longName),
+      header("short", "0", 0), block("hello"),
+      header("olddir/", "0", 0),
+      Buffer.alloc(1024),
+    ]);
+    const got = [...tarEntries(archive)];
+    expect(got.map((e) => [e.name, e.type, e.body.toString()])).toEqual([
+      ["x".repeat(120), "file", "hello"],
+      ["olddir/", "directory", ""],
+    ]);
+  });
+
   it("reads GNU base-256 numbers and stops at the first zero block", () => {
     const h = Buffer.alloc(512 * 4);
     h.write("big", 0);

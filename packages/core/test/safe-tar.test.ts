@@ -97,6 +97,25 @@ describe("extractTarStream", () => {
     await expect(extract(other.dest, [{ name: "b", type: "link", linkname: "../etc/passwd" }])).rejects.toThrow("member '../etc/passwd' escapes its directory");
   });
 
+  it("odd links: through a file, empty, endless, a hard link to itself; an escaping link found at the end is removed", async () => {
+    const { dest } = place();
+    await extract(dest, [
+      { name: "f", body: "file" },
+      { name: "l", type: "symlink", linkname: "f/x" },
+    ]);
+    expect(readlinkSync(join(dest, "l"))).toBe("f/x");
+    await expect(extract(place().dest, [{ name: "e", type: "symlink", linkname: "" }])).rejects.toThrow("link 'e' has no target");
+    const t0 = performance.now();
+    await expect(extract(place().dest, [{ name: "long", type: "symlink", linkname: "./".repeat(400_000) }])).rejects.toThrow("has a target longer than 4095 bytes");
+    expect(performance.now() - t0).toBeLessThan(5000);
+    const self = place();
+    await expect(extract(self.dest, [{ name: "a", body: "keep" }, { name: "a", type: "link", linkname: "a" }])).rejects.toThrow("hard link 'a' -> 'a' does not name an earlier regular file");
+    expect(readFileSync(join(self.dest, "a"), "utf8")).toBe("keep");
+    const late = place();
+    await expect(extract(late.dest, [{ name: "up", type: "symlink", linkname: "x/.." }, { name: "x", type: "symlink", linkname: "." }])).rejects.toThrow("points outside");
+    expect(existsSync(join(late.dest, "up")) || lstatSync(join(late.dest, "up"), { throwIfNoEntry: false }) !== undefined).toBe(false);
+  });
+
   it("refuses absolute and climbing names and links (as before)", async () => {
     const { dest } = place();
     await expect(extract(dest, [{ name: "../x", body: "x" }])).rejects.toThrow("member '../x' escapes its directory");

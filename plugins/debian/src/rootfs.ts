@@ -167,14 +167,17 @@ export async function extractDebPayload(data: Buffer, dest: string, what: string
     } else if (st.isSymbolicLink()) {
       if (hops > 40) throw bad(raw, `goes through more than 40 symlinks at '${rel}'`);
       const target = readlinkSync(at);
-      const parts = target.startsWith("/") ? [] : relOf(parent).split("/").filter(Boolean);
+      // one component at a time, each where it really is: `..` after a link leaves the
+      // link's target, not the link's name (`/t -> s/../share` with `/s -> usr/lib` is
+      // /usr/share)
+      let cur = target.startsWith("/") ? "" : relOf(parent);
       for (const part of target.split("/")) {
         if (part === "" || part === ".") continue;
-        if (part !== "..") parts.push(part);
-        else if (parts.length) parts.pop();
+        if (part !== "..") cur = relOf(resolveDir(cur ? `${cur}/${part}` : part, raw, hops + 1));
+        else if (cur) cur = cur.includes("/") ? cur.slice(0, cur.lastIndexOf("/")) : "";
         else throw bad(raw, `would be unpacked through the link '${rel}' -> '${target}', which climbs above the root filesystem`);
       }
-      real = resolveDir(parts.join("/"), raw, hops + 1);
+      real = join(root, cur);
       if (!lstatSync(real).isDirectory()) throw bad(raw, `would be unpacked below '${rel}', which is not a directory`);
     } else if (!st.isDirectory()) {
       throw bad(raw, `would be unpacked below the file '${rel}'${shared?.owners.has(relOf(at)) ? ` of package ${shared.owners.get(relOf(at))}` : ""}`);

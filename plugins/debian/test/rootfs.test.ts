@@ -303,6 +303,18 @@ describe("assembleRootfs", () => {
     expect(readlinkSync(join(rootfs, "evil"))).toBe(join(dir, "outside"));
   });
 
+  it("follows `..` in another package's link from where the link leads (/t -> s/../share, /s -> usr/lib: /usr/share)", async () => {
+    const dir = tmp();
+    const rootfs = join(dir, "rootfs");
+    const pkgs = [
+      await deb(dir, { name: "a-links", files: { "usr/lib": { dir: true }, "usr/share": { dir: true }, s: { link: "usr/lib" }, t: { link: "s/../share" } } }),
+      await deb(dir, { name: "b-user", files: { "t/file": "f\n" } }),
+    ];
+    await assembleRootfs(pkgs, { rootfs, arch: "amd64", mergedUsr: false });
+    expect(readFileSync(join(rootfs, "usr/share/file"), "utf8")).toBe("f\n");
+    expect(existsSync(join(rootfs, "share"))).toBe(false);
+  });
+
   it("refuses a file another package owns, naming both", async () => {
     const dir = tmp();
     const rootfs = join(dir, "rootfs");

@@ -25,35 +25,39 @@ export async function installPackage(opened: OpenedPackage, rootfs: string, stag
   const fail = (rel: string, why: string) => packageError(opened.name, opened.file, `member './${rel}' ${why}`);
   const relOf = (abs: string) => (abs === realRoot ? "" : abs.slice(realRoot.length + 1));
   /**
-   * Where the directory `rel` of the rootfs really is, found as in a chroot: links the
-   * rootfs holds are followed, absolute targets from the rootfs's own root (another
-   * package's `/var/run -> /run`), and a target climbing above that root is refused.
+   * Where the directory `rel` of the rootfs really is, found as a chroot finds it: one
+   * component at a time, links the rootfs holds followed (absolute targets from the
+   * rootfs's own root, as another package's `/var/run -> /run` means), `..` taken from
+   * where the path really is, and `..` at the root staying there.
    */
   const dirs = new Map<string, string>([["", realRoot]]);
-  const resolveDir = (rel: string, member: string, hops = 0): string => {
+  const resolveDir = (rel: string, member: string): string => {
     const known = dirs.get(rel);
     if (known !== undefined) return known;
-    const slash = rel.lastIndexOf("/");
-    const parent = resolveDir(slash < 0 ? "" : rel.slice(0, slash), member, hops);
-    const at = join(parent, rel.slice(slash + 1));
-    const st = lstatSync(at, { throwIfNoEntry: false });
-    let real = at;
-    if (st?.isSymbolicLink()) {
-      const link = readlinkSync(at);
-      if (hops > 40) throw fail(member, `goes through more than 40 links at /${rel}`);
-      const parts = link.startsWith("/") ? [] : relOf(parent).split("/").filter(Boolean);
-      for (const part of link.split("/")) {
-        if (part === "" || part === ".") continue;
-        if (part !== "..") parts.push(part);
-        else if (parts.length) parts.pop();
-        else throw fail(member, `would be installed through the link /${rel} -> ${link}, pointing outside the root filesystem`);
+    const at: string[] = [];
+    // reversed: the next component is popped off the end
+    const queue = rel.split("/").filter((p) => p && p !== ".").reverse();
+    let hops = 0;
+    while (queue.length) {
+      const part = queue.pop() as string;
+      if (part === "..") {
+        at.pop();
+        continue;
       }
-      real = resolveDir(parts.join("/"), member, hops + 1);
-    } else if (!st) {
-      throw fail(member, `would be installed below /${rel}, which does not exist`);
-    } else if (!st.isDirectory()) {
-      throw fail(member, `would be installed below /${rel}, which is not a directory`);
+      const path = join(realRoot, ...at, part);
+      const st = lstatSync(path, { throwIfNoEntry: false });
+      if (st?.isSymbolicLink()) {
+        if (++hops > 40) throw fail(member, `goes through more than 40 links at /${[...at, part].join("/")}`);
+        const link = readlinkSync(path);
+        if (link.startsWith("/")) at.length = 0;
+        for (const p of link.split("/").reverse()) if (p && p !== ".") queue.push(p);
+        continue;
+      }
+      if (!st) throw fail(member, `would be installed below /${[...at, part].join("/")}, which does not exist`);
+      if (!st.isDirectory()) throw fail(member, `would be installed below /${[...at, part].join("/")}, which is not a directory`);
+      at.push(part);
     }
+    const real = join(realRoot, ...at);
     dirs.set(rel, real);
     return real;
   };
@@ -71,7 +75,6 @@ export async function installPackage(opened: OpenedPackage, rootfs: string, stag
         else if (existing && !existing.isDirectory()) throw fail(r, `is a directory, but ${owners.get(`/${relOf(target)}`) ?? "the rootfs"} has a file there`);
         else if (!existing) {
           mkdirSync(target);
-          chmodSync(target, members.get(r)?.mode ?? 0o755);
           created.push([r, target]);
         }
         files.push({ path: `/${r}`, type: "directory" });
@@ -91,8 +94,10 @@ export async function installPackage(opened: OpenedPackage, rootfs: string, stag
     }
   };
   walk("");
-  // directories this package created get its mtimes last (their contents changed them), deepest first
+  // directories this package created get its modes and mtimes last, deepest first: their
+  // contents changed the mtimes, and a read-only mode (0555) would have kept them out
   for (const [r, at] of created.reverse()) {
+    chmodSync(at, members.get(r)?.mode ?? 0o755);
     const mtime = members.get(r)?.mtime;
     if (mtime !== undefined) utimesSync(at, mtime, mtime);
   }

@@ -8,6 +8,7 @@
  * yet delivered is rejected).
  */
 import { spawn, type ChildProcessByStdio } from "node:child_process";
+import { constants } from "node:buffer";
 import { availableParallelism } from "node:os";
 import type { Readable, Writable } from "node:stream";
 
@@ -50,6 +51,8 @@ export function xzUncompressedSize(buf: Buffer): number {
     end = indexStart - blocks - 12;
     if (end < 0 || HEADER_MAGIC.some((b, i) => buf[end + i] !== b)) throw new Error("bad xz stream (index and header disagree)");
   }
+  // padding may follow a stream, never lead the data (xz would refuse it)
+  if (HEADER_MAGIC.some((b, i) => buf[i] !== b)) throw new Error("not xz data (no stream header at the start)");
   return total;
 }
 
@@ -71,6 +74,7 @@ const owed = (d: Decoder) => d.queue.reduce((n, p) => n + p.out.length - p.fille
 
 export class XzDecoders {
   private readonly decoders: Decoder[] = [];
+  private closed = false;
 
   constructor(private readonly processes = Math.max(1, availableParallelism())) {}
 
@@ -81,14 +85,17 @@ export class XzDecoders {
    * `close()`, so queue everything, then close, then wait.
    */
   decode(data: Buffer): Promise<Buffer> {
+    if (this.closed) return Promise.reject(new Error("XzDecoders: decode after close"));
     let size: number;
     try {
       size = xzUncompressedSize(data);
+      if (size > constants.MAX_LENGTH) throw new Error(`an xz index announcing ${size} bytes, more than a buffer can hold`);
     } catch (err) {
       return Promise.reject(err);
     }
-    const d = this.decoders.length < this.processes ? this.start() : this.decoders.reduce((a, b) => (owed(b) < owed(a) ? b : a));
-    if (d.failed) return Promise.reject(d.failed);
+    // a failed program takes nothing more: its error belongs to the stream that broke it
+    const healthy = this.decoders.filter((x) => !x.failed);
+    const d = this.decoders.length < this.processes ? this.start() : healthy.length ? healthy.reduce((a, b) => (owed(b) < owed(a) ? b : a)) : this.start();
     return new Promise<Buffer>((resolve, reject) => {
       const pending: Pending = { out: Buffer.allocUnsafe(size), filled: 0, resolve, reject };
       d.queue.push(pending);
@@ -99,6 +106,7 @@ export class XzDecoders {
 
   /** Let the programs finish (or stop them, `kill`): no decode may follow. */
   close(kill = false): void {
+    this.closed = true;
     for (const d of this.decoders) {
       if (kill) d.child.kill();
       else d.child.stdin.end();

@@ -46,6 +46,19 @@ describe("XzDecoders", () => {
     await expect(after).rejects.toThrow(/xz -d/);
   });
 
+  it("after a broken stream, later buffers go to a sound program; decode after close rejects", async () => {
+    const decoders = new XzDecoders(1);
+    // a damaged stream header: xz stops at once, without waiting for the end of its input
+    const bad = Buffer.from(xz(inputs[2]));
+    bad[8] ^= 0xff;
+    await expect(decoders.decode(bad)).rejects.toThrow(/xz -d/);
+    const good = decoders.decode(xz(inputs[2]));
+    decoders.close();
+    expect((await good).equals(inputs[2])).toBe(true);
+    await expect(decoders.decode(xz(inputs[1]))).rejects.toThrow("decode after close");
+    expect(() => xzUncompressedSize(Buffer.concat([Buffer.alloc(4), xz(inputs[1])]))).toThrow(/no stream header at the start/);
+  });
+
   it("an index announcing less than the stream holds is caught, not cut silently", async () => {
     const data = Buffer.alloc(100_000, 1);
     const lying = Buffer.from(xz(data));

@@ -46,8 +46,9 @@ const TYPES: Record<string, TarType> = {
 export class TarFormatError extends Error {}
 
 function text(buf: Buffer, start: number, end: number): string {
-  const nul = buf.indexOf(0, start);
-  return buf.toString("utf8", start, nul >= 0 && nul < end ? nul : end);
+  // searched within the field only: indexOf over the rest of the archive made this quadratic
+  const nul = buf.subarray(start, end).indexOf(0);
+  return buf.toString("utf8", start, nul >= 0 ? start + nul : end);
 }
 
 /** An octal field (NUL- or space-terminated), or GNU's base-256 (high bit of the first byte set). */
@@ -91,6 +92,7 @@ function paxRecords(body: Buffer, at: number): Map<string, string> {
     if (!Number.isInteger(len) || len <= 0 || i + len > body.length) throw new TarFormatError(`bad pax header record in the member at offset ${at}`);
     const record = body.toString("utf8", space + 1, i + len - 1);
     const eq = record.indexOf("=");
+    // an empty value removes the key (the header's own field counts again)
     if (eq > 0) out.set(record.slice(0, eq), record.slice(eq + 1));
     i += len;
   }
@@ -114,8 +116,10 @@ export function* tarEntries(buf: Buffer): Generator<TarEntry> {
     if (!checksumOk(buf, at)) throw new TarFormatError(`bad header checksum at offset ${at}`);
     const flag = String.fromCharCode(buf[at + 156]);
     let size = number(buf, at + 124, at + 136, "size", at);
+    // a pax size is a member's, never that of another extension header
     const ext = pax ?? global;
-    if (ext.has("size")) size = Number(ext.get("size"));
+    const extension = flag === "L" || flag === "K" || flag === "x" || flag === "g";
+    if (!extension && ext.get("size")) size = Number(ext.get("size"));
     const start = at + BLOCK;
     if (!Number.isSafeInteger(size) || size < 0 || start + size > buf.length) throw new TarFormatError(`the member at offset ${at} runs past the end of the archive`);
     const body = buf.subarray(start, start + size);
@@ -131,7 +135,8 @@ export function* tarEntries(buf: Buffer): Generator<TarEntry> {
     if (flag === "x" || flag === "g") {
       const records = paxRecords(body, header);
       if (flag === "g") for (const [k, v] of records) global.set(k, v);
-      else pax = new Map([...global, ...records]);
+      // a global path or linkpath would rename every member: those stay per member
+      else pax = new Map([...[...global].filter(([k]) => k !== "path" && k !== "linkpath"), ...records]);
       continue;
     }
     // POSIX ustar's prefix field; GNU's header keeps other things there
@@ -139,17 +144,21 @@ export function* tarEntries(buf: Buffer): Generator<TarEntry> {
     const prefix = ustar ? text(buf, header + 345, header + 500) : "";
     const plain = text(buf, header, header + 100);
     const e = pax ?? global;
-    const mtime = e.has("mtime") ? Number(e.get("mtime")) : number(buf, header + 136, header + 148, "mtime", header);
+    const has = (k: string) => Boolean(e.get(k));
+    const mtime = has("mtime") ? Number(e.get("mtime")) : number(buf, header + 136, header + 148, "mtime", header);
+    // a per-member pax path only: a global one would rename every member
+    const name = pax?.get("path") || longName || (prefix ? `${prefix}/${plain}` : plain);
     const entry: TarEntry = {
-      name: e.get("path") ?? longName ?? (prefix ? `${prefix}/${plain}` : plain),
-      type: TYPES[flag] ?? "unknown",
+      name,
+      // old tars mark directories by a trailing slash on a regular-file flag
+      type: (flag === "0" || flag === "\0") && name.endsWith("/") ? "directory" : (TYPES[flag] ?? "unknown"),
       flag,
       mode: number(buf, header + 100, header + 108, "mode", header),
-      uid: e.has("uid") ? Number(e.get("uid")) : number(buf, header + 108, header + 116, "uid", header),
-      gid: e.has("gid") ? Number(e.get("gid")) : number(buf, header + 116, header + 124, "gid", header),
+      uid: has("uid") ? Number(e.get("uid")) : number(buf, header + 108, header + 116, "uid", header),
+      gid: has("gid") ? Number(e.get("gid")) : number(buf, header + 116, header + 124, "gid", header),
       mtime,
       size,
-      linkname: e.get("linkpath") ?? longLink ?? text(buf, header + 157, header + 257),
+      linkname: pax?.get("linkpath") || longLink || text(buf, header + 157, header + 257),
       body,
     };
     pax = undefined;

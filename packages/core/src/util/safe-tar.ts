@@ -40,6 +40,15 @@ function safeName(what: string, name: string): string {
 export async function extractTarStream(input: NodeJS.ReadableStream, dest: string, what: string, options: { strip?: number; anyLinkTarget?: boolean } = {}): Promise<void> {
   const root = resolve(dest);
   const fail = (message: string) => new KilnError("FATAL", `${what}: ${message}`);
+  /** lstat, or undefined when there is nothing there (also when a parent is a file). */
+  const lstatNoThrow = (path: string) => {
+    try {
+      return lstatSync(path, { throwIfNoEntry: false });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOTDIR") return undefined;
+      throw err;
+    }
+  };
   /** Relative directories known to be real directories (never symlinks) in this extraction. */
   const real = new Set<string>([""]);
   const parentOf = (rel: string) => (rel.includes("/") ? rel.slice(0, rel.lastIndexOf("/")) : "");
@@ -58,11 +67,11 @@ export async function extractTarStream(input: NodeJS.ReadableStream, dest: strin
   const escapes = (rel: string, link: string): boolean => {
     if (isAbsolute(link)) return true;
     const parts = parentOf(rel).split("/").filter(Boolean);
-    const queue = link.split("/");
+    // reversed, so the next part is popped off the end (shift() made long targets quadratic)
+    const queue = link.split("/").filter((p) => p && p !== ".").reverse();
     let hops = 0;
     while (queue.length) {
-      const part = queue.shift() as string;
-      if (part === "" || part === ".") continue;
+      const part = queue.pop() as string;
       if (part === "..") {
         if (!parts.length) return true;
         parts.pop();
@@ -70,11 +79,11 @@ export async function extractTarStream(input: NodeJS.ReadableStream, dest: strin
       }
       parts.push(part);
       const at = join(root, ...parts);
-      if (!lstatSync(at, { throwIfNoEntry: false })?.isSymbolicLink()) continue;
+      if (!lstatNoThrow(at)?.isSymbolicLink()) continue;
       const next = readlinkSync(at);
       if (isAbsolute(next) || ++hops > 40) return true;
       parts.pop();
-      queue.unshift(...next.split("/"));
+      for (const p of next.split("/").reverse()) if (p && p !== ".") queue.push(p);
     }
     return false;
   };
@@ -103,14 +112,16 @@ export async function extractTarStream(input: NodeJS.ReadableStream, dest: strin
         entry.resume();
       } else if (h.type === "symlink") {
         const link = h.linkname ?? "";
+        // PATH_MAX: symlink() refuses longer targets anyway
+        if (!link || Buffer.byteLength(link) > 4095) throw fail(`link '${h.name}' has ${link ? "a target longer than 4095 bytes" : "no target"}`);
         if (!options.anyLinkTarget && escapes(name, link)) throw fail(`link '${h.name}' -> '${link}' points outside its directory`);
         symlinkSync(link, replaceable(name, h.name));
         links.push([name, link]);
         entry.resume();
       } else if (h.type === "link") {
         const from = strip(safeName(what, h.linkname ?? ""));
-        realDir(parentOf(from), h.name, false);
-        if (!from || !lstatSync(join(root, from), { throwIfNoEntry: false })?.isFile()) throw fail(`hard link '${h.name}' -> '${h.linkname}' does not name an earlier regular file`);
+        if (from && from !== name) realDir(parentOf(from), h.name, false);
+        if (!from || from === name || !lstatSync(join(root, from), { throwIfNoEntry: false })?.isFile()) throw fail(`hard link '${h.name}' -> '${h.linkname}' does not name an earlier regular file`);
         linkSync(join(root, from), replaceable(name, h.name));
         entry.resume();
       } else if (h.type === "file" || h.type === "contiguous-file") {
@@ -129,7 +140,13 @@ export async function extractTarStream(input: NodeJS.ReadableStream, dest: strin
       }
     }
     // a link made later can change where an earlier one leads
-    if (!options.anyLinkTarget) for (const [name, link] of links) if (escapes(name, link)) throw fail(`link '${name}' -> '${link}' points outside its directory`);
+    if (!options.anyLinkTarget) {
+      for (const [name, link] of links) {
+        if (!escapes(name, link)) continue;
+        unlinkSync(join(root, name)); // not left behind for whatever reads the tree next
+        throw fail(`link '${name}' -> '${link}' points outside its directory`);
+      }
+    }
   })();
   await Promise.all([pipeline(input, extract), done]);
 }

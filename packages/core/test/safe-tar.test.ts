@@ -116,6 +116,20 @@ describe("extractTarStream", () => {
     expect(existsSync(join(late.dest, "up")) || lstatSync(join(late.dest, "up"), { throwIfNoEntry: false }) !== undefined).toBe(false);
   });
 
+  it("keeps directory modes (1777, 0700, a read-only 0555 with contents)", async () => {
+    const { dest } = place();
+    await extract(dest, [
+      { name: "tmp/", type: "directory", mode: 0o1777 },
+      { name: "private/", type: "directory", mode: 0o700 },
+      { name: "ro/", type: "directory", mode: 0o555 },
+      { name: "ro/file", body: "in" },
+    ]);
+    expect(statSync(join(dest, "tmp")).mode & 0o7777).toBe(0o1777);
+    expect(statSync(join(dest, "private")).mode & 0o7777).toBe(0o700);
+    expect(statSync(join(dest, "ro")).mode & 0o7777).toBe(0o555);
+    expect(readFileSync(join(dest, "ro/file"), "utf8")).toBe("in");
+  });
+
   it("refuses absolute and climbing names and links (as before)", async () => {
     const { dest } = place();
     await expect(extract(dest, [{ name: "../x", body: "x" }])).rejects.toThrow("member '../x' escapes its directory");

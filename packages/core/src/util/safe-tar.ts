@@ -5,7 +5,7 @@
  * directories, symlinks and hard links only — and a failure is an error naming the
  * archive and the member.
  */
-import { closeSync, fchmodSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, symlinkSync, unlinkSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, fchmodSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, symlinkSync, unlinkSync, writeSync } from "node:fs";
 import { isAbsolute, join, posix, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import tar from "tar-stream";
@@ -97,6 +97,8 @@ export async function extractTarStream(input: NodeJS.ReadableStream, dest: strin
   };
   const strip = (name: string) => (options.strip ? name.split("/").slice(options.strip).join("/") : name);
   const links: [string, string][] = [];
+  /** Directory modes, applied at the end (deepest last listed first): a 0555 one would keep its contents out. */
+  const dirModes: [string, number][] = [];
   const extract = tar.extract();
   const done = (async () => {
     for await (const entry of extract) {
@@ -109,6 +111,7 @@ export async function extractTarStream(input: NodeJS.ReadableStream, dest: strin
       realDir(parentOf(name), h.name, true);
       if (h.type === "directory") {
         realDir(name, h.name, true);
+        if (h.mode !== undefined) dirModes.push([join(root, name), h.mode & 0o7777]);
         entry.resume();
       } else if (h.type === "symlink") {
         const link = h.linkname ?? "";
@@ -140,6 +143,7 @@ export async function extractTarStream(input: NodeJS.ReadableStream, dest: strin
       }
     }
     // a link made later can change where an earlier one leads
+    for (const [dir, mode] of dirModes.reverse()) chmodSync(dir, mode);
     if (!options.anyLinkTarget) {
       for (const [name, link] of links) {
         if (!escapes(name, link)) continue;

@@ -128,12 +128,13 @@ export async function extractTarStream(input: NodeJS.ReadableStream, dest: strin
         linkSync(join(root, from), replaceable(name, h.name));
         entry.resume();
       } else if (h.type === "file" || h.type === "contiguous-file") {
-        const chunks: Buffer[] = [];
-        for await (const c of entry) chunks.push(c as Buffer);
+        // written as it arrives: a member is not held whole (nor limited to a Buffer's size)
         const fd = openSync(replaceable(name, h.name), "wx", 0o600);
         try {
-          const body = Buffer.concat(chunks);
-          for (let off = 0; off < body.length; ) off += writeSync(fd, body, off);
+          for await (const c of entry) {
+            const chunk = c as Buffer;
+            for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off);
+          }
           fchmodSync(fd, (h.mode ?? 0o644) & 0o7777);
         } finally {
           closeSync(fd);

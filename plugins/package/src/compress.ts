@@ -21,7 +21,6 @@
  *   blocks are cut likewise (xzBlockSize): fewer, equal blocks; on 2 cores a 100 MB
  *   tree went from 1.039 to 1.017 x dpkg-deb's time (bench/package, one run each).
  */
-import { execa } from "execa";
 import { spawn } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { closeSync, createWriteStream, openSync } from "node:fs";
@@ -91,8 +90,28 @@ async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** execa's `encoding: "buffer"` gives a Uint8Array: the same bytes as a Buffer, not copied. */
-const asBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+/**
+ * `input` through `program` (stdin to stdout), the output collected. Plain spawn, not
+ * execa: for a root filesystem's ~90 payloads its per-call overhead showed. Both
+ * directions use it.
+ */
+function filterThrough(program: string, args: string[], input: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, args, { stdio: ["pipe", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (c: Buffer) => out.push(c));
+    child.stderr.on("data", (c: Buffer) => err.push(c));
+    // the program failing early closes its stdin: its exit status says why
+    child.stdin.on("error", () => undefined);
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      if (code === 0) resolve(out.length === 1 ? out[0] : Buffer.concat(out));
+      else reject(new Error(`${program} ${args.join(" ")}: ${signal ?? `exit ${code}`}: ${Buffer.concat(err).toString().trim()}`));
+    });
+    child.stdin.end(input);
+  });
+}
 
 const compressorError = (program: string, cause: unknown) =>
   new KilnError("FATAL", `could not run '${program}' to compress a package member`, {
@@ -104,7 +123,7 @@ export async function compress(data: Buffer, how: Compression, options: Compress
   if (how === "gz") return gzipSync(data, { level: options.level ?? DEFAULT_LEVEL.gz });
   const [program, args] = compressorCommand(how, { size: data.length, ...options });
   try {
-    return asBuffer((await execa(program, args, { input: data, encoding: "buffer" })).stdout);
+    return await filterThrough(program, args, data);
   } catch (err) {
     throw compressorError(program, err);
   }
@@ -151,28 +170,6 @@ export async function compressToFile(input: NodeJS.ReadableStream, how: Compress
 }
 
 export { collect };
-
-/**
- * `input` through `program` (stdin to stdout), the output collected. Plain spawn, not
- * execa: for a root filesystem's ~90 payloads its per-call overhead showed.
- */
-function filterThrough(program: string, args: string[], input: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { stdio: ["pipe", "pipe", "pipe"] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on("data", (c: Buffer) => out.push(c));
-    child.stderr.on("data", (c: Buffer) => err.push(c));
-    // the program failing early closes its stdin: its exit status says why
-    child.stdin.on("error", () => undefined);
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      if (code === 0) resolve(out.length === 1 ? out[0] : Buffer.concat(out));
-      else reject(new Error(`${program} ${args.join(" ")}: ${signal ?? `exit ${code}`}: ${Buffer.concat(err).toString().trim()}`));
-    });
-    child.stdin.end(input);
-  });
-}
 
 /**
  * Compressed xz input from this size on goes to the xz program (see decompress): below

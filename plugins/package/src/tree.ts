@@ -1,6 +1,6 @@
 /**
  * Reading a package's tree: one walk (lstat, sorted names, parents before children)
- * that splitting and every writer share; file contents through core's fileChunks.
+ * that splitting and every writer share.
  */
 import { lstatSync, readdirSync, type Stats } from "node:fs";
 import { join } from "node:path";
@@ -40,5 +40,5 @@ export function walkTree(root: string): WalkEntry[] {
   return out;
 }
 
-// The reader of file contents is core's (packTar uses it too), re-exported here.
+// The reader of file contents is core's (the rpm writer streams files through it), re-exported here.
 export { fileChunks, WHOLE_FILE } from "@kiln/core";

@@ -44,7 +44,7 @@ function tarImage(type: string, how?: Compression, levelVar = "", defaultLevel =
         // fd opened synchronously: an async open could create `out` after a failure removed it
         if (!how) return await pipeline(tar, createWriteStream(out, { fd: openSync(out, "w") }), { signal });
         // the tar's size, for zstd's and xz's job sizes (deterministic: it shapes the output)
-        const size = members.reduce((n, m) => n + 512 + (m.type === "file" ? Math.ceil(lstatSync(m.path).size / 512) * 512 : 0), 1024);
+        const size = members.reduce((n, m) => n + 512 + (m.type === "file" ? Math.ceil((m.size ?? 0) / 512) * 512 : 0), 1024);
         await compressToFile(tar, how, out, { level: level(d, levelVar, defaultLevel), size });
       } finally {
         signal.removeEventListener("abort", abort);

@@ -59,7 +59,7 @@ export async function* fileChunks(path: string, size: number): AsyncGenerator<Bu
   if (seen !== size) throw new Error(`${path} changed while it was being archived (${size} bytes listed, ${seen} read)`);
 }
 
-/** The members under `dir`, sorted, named `${prefix}/${relative}` (directories get a trailing `/` when `slashDirs`). */
+/** The members under `dir`, sorted, named `${prefix}/${relative}` (directories get a trailing `/` when `slashDirs`), files with the size seen. */
 export function treeMembers(dir: string, prefix: string, options: { slashDirs?: boolean } = {}): TreeMember[] {
   const out: TreeMember[] = [];
   const walk = (rel: string) => {
@@ -72,7 +72,7 @@ export function treeMembers(dir: string, prefix: string, options: { slashDirs?: 
       else if (st.isDirectory()) {
         out.push({ name: options.slashDirs ? `${member}/` : member, path, type: "directory", mode: st.mode & 0o7777 });
         walk(r);
-      } else if (st.isFile()) out.push({ name: member, path, type: "file", mode: st.mode & 0o7777 });
+      } else if (st.isFile()) out.push({ name: member, path, type: "file", mode: st.mode & 0o7777, size: st.size });
     }
   };
   walk("");

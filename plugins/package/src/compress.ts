@@ -3,23 +3,21 @@
  * Buffers or streamed into a file, with deterministic output that uses every core:
  *
  * - gz: zlib level 9 (dpkg-deb's default), no timestamp (Node writes mtime 0).
- * - xz: the `xz` program, preset 6 (dpkg-deb's default), in multi-threaded mode with a
- *   fixed block size. Multi-threaded output depends on the block size, never on the
- *   thread count; single-threaded output differs, so even a 1-CPU machine runs at
- *   least 2 threads (`-T1` would switch modes) and `--no-adjust` stops xz falling back
- *   to it under memory pressure (it may still use fewer threads). 24 MiB is what
- *   dpkg-deb gets (liblzma's default: 3 x the 8 MiB dictionary), written out so a new
- *   default cannot change our bytes. Not lzma-native: it bundles liblzma 5.2.3, which
- *   took ~60% more CPU than xz 5.4 for the same output here.
+ * - xz: the `xz` program, preset 6 (dpkg-deb's default), in multi-threaded mode with
+ *   block sizes fixed by the input's size and the level (xzBlockSize). Multi-threaded
+ *   output depends on the block size, never on the thread count; single-threaded output
+ *   differs, so even a 1-CPU machine runs at least 2 threads (`-T1` would switch modes)
+ *   and `--no-adjust` stops xz falling back to it under memory pressure (it may still
+ *   use fewer threads). Not lzma-native: it bundles liblzma 5.2.3, which took ~60% more
+ *   CPU than xz 5.4 for the same output here.
  * - zst: the `zstd` program, level 19, `-T0`: zstd's multi-threaded output is the same
  *   for any number of workers >= 1 (`-T1` == `-T0`, checked in the tests); only
  *   `--single-thread` differs, and it is never used. Given the input's size, the jobs
  *   (what one worker compresses) are made equal and even in number: zstd's own size
  *   (32 MiB at level 19) leaves e.g. 98 MiB as 32+32+32+2, and the last round runs on
  *   one core; 4 x 24.5 MiB took 10 % less time here for 0.02 % more output (jobs share
- *   their window, so smaller ones cost little). xz
- *   blocks are cut likewise (xzBlockSize): fewer, equal blocks; on 2 cores a 100 MB
- *   tree went from 1.039 to 1.017 x dpkg-deb's time (bench/package, one run each).
+ *   their window). Not more, smaller jobs: each first reads the window before it, and
+ *   8 jobs took 20 % longer than 4 at level 19 (bench/package's tree).
  */
 import { spawn } from "node:child_process";
 import { availableParallelism } from "node:os";
@@ -32,8 +30,8 @@ export type Compression = "xz" | "gz" | "zst";
 
 /** The level each compressor gets unless told otherwise. */
 export const DEFAULT_LEVEL: Record<Compression, number> = { gz: 9, xz: 6, zst: 19 };
-/** xz block size (bytes): fixes the multi-threaded output; see the header. */
-export const XZ_BLOCK_SIZE = 24 * 1024 * 1024;
+/** xz's dictionary size (bytes) for each preset level 0-9. */
+const XZ_DICT = [256 << 10, 1 << 20, 2 << 20, 4 << 20, 4 << 20, 8 << 20, 8 << 20, 16 << 20, 32 << 20, 64 << 20];
 
 export interface CompressOptions {
   /** Compression level (default DEFAULT_LEVEL). */
@@ -61,15 +59,21 @@ export function zstdJobSize(level: number, size: number): number | undefined {
 }
 
 /**
- * The xz block size for `size` bytes: XZ_BLOCK_SIZE cut from the start leaves a short
- * last block that one core compresses while the others wait (100 MB: 4 x 24 MiB +
- * 4 MB). Past 1.5 blocks the input is cut instead into the even number of equal blocks
- * nearest to XZ_BLOCK_SIZE each (100 MB: 4 x 25.2 MB), rounded up to 64 KiB with 64 KiB
- * to spare. Blocks share no dictionary, so fewer, larger ones also compress better.
+ * The xz block size for `size` bytes at `level`. xz's own (what dpkg-deb gets) is 3 x
+ * the dictionary, 24 MiB at level 6, cut from the start: 100 MB is 4 x 24 MiB + 4 MB.
+ * Blocks compress at very different speeds (shared libraries took twice the time of
+ * documentation per byte), and each core takes the next block when it is done, so few
+ * big blocks leave one core working while the other waits. Past 1.5 x half that size
+ * the input is cut instead into the even number of equal blocks nearest to half of it
+ * (1.5 x the dictionary, 12 MiB at level 6; 100 MB: 8 x 12.3 MiB), rounded up to 64 KiB
+ * with 64 KiB to spare. bench/package, 100 MB on 2 cores: 8 blocks 7 % faster than 4,
+ * for 0.4 % more output (blocks share no dictionary); 12 blocks 3 % more output.
+ * Depends on nothing else (not the cores), so the bytes are the same everywhere.
  */
-export function xzBlockSize(size: number | undefined): number {
-  if (size === undefined || size <= 1.5 * XZ_BLOCK_SIZE) return XZ_BLOCK_SIZE;
-  const blocks = Math.max(2, 2 * Math.round(size / (2 * XZ_BLOCK_SIZE)));
+export function xzBlockSize(size: number | undefined, level: number = DEFAULT_LEVEL.xz): number {
+  const half = Math.max(1 << 20, 1.5 * XZ_DICT[Math.min(9, Math.max(0, Math.trunc(level)))]!);
+  if (size === undefined || size < 1.5 * half) return 2 * half;
+  const blocks = Math.max(2, 2 * Math.round(size / (2 * half)));
   return (Math.ceil(size / blocks / 65536) + 1) * 65536;
 }
 
@@ -81,7 +85,7 @@ export function compressorCommand(how: "xz" | "zst", options: CompressOptions = 
     return ["zstd", ["-q", "-c", `-${level}`, ...(level > 19 ? ["--ultra"] : []), `-T${options.threads ?? 0}`, ...(job ? [`-B${job}`] : [])]];
   }
   const threads = Math.max(2, options.threads ?? availableParallelism());
-  return ["xz", ["-q", "-c", `-${level}`, `-T${threads}`, `--block-size=${xzBlockSize(options.size)}`, "--memlimit-compress=50%", "--no-adjust"]];
+  return ["xz", ["-q", "-c", `-${level}`, `-T${threads}`, `--block-size=${xzBlockSize(options.size, level)}`, "--memlimit-compress=50%", "--no-adjust"]];
 }
 
 async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {

@@ -185,10 +185,18 @@ describe("compressors", () => {
     const file = join(dir, "d.xz");
     await compressToFile(Readable.from([data.subarray(0, 1 << 20), data.subarray(1 << 20)]), "xz", file, { level: 1, size: data.length });
     expect(readFileSync(file).equals(two)).toBe(true);
-    // 56 MiB: not 24 + 24 + 8 MiB, where one core would do the last block alone, but 2 x 28
-    expect(execFileSync("xz", ["--list", "--robot", file], { encoding: "utf8" })).toMatch(/^file\t1\t2\t/m); // 1 stream, 2 blocks
-    expect(xzBlockSize(data.length)).toBe(28 * 1024 * 1024 + 65536);
-    expect(xzBlockSize(30 << 20)).toBe(24 << 20); // under 1.5 blocks: xz's own size
+    // level 1 (1 MiB dictionary): 56 MiB in 38 equal blocks of about 1.5 MiB, each
+    // rounded up to 64 KiB with 64 KiB to spare (so 36 of them hold it), not xz's own
+    // 3 MiB blocks
+    expect(xzBlockSize(data.length, 1)).toBe(Math.ceil(data.length / 38 / 65536) * 65536 + 65536);
+    expect(execFileSync("xz", ["--list", "--robot", file], { encoding: "utf8" })).toMatch(/^file\t1\t36\t/m); // 1 stream, 36 blocks
+    // level 6 (8 MiB dictionary): 100 MB is 8 blocks of 12.3 MiB, not 4 x 24 MiB + 4 MB
+    expect(xzBlockSize(100e6, 6)).toBe(Math.ceil(100e6 / 8 / 65536) * 65536 + 65536);
+    expect(xzBlockSize(56 << 20)).toBe((14 << 20) + 65536); // level 6 by default: 4 x 14 MiB
+    expect(xzBlockSize(17 << 20, 6)).toBe(24 << 20); // under 1.5 half-blocks: one block, xz's own size
+    expect(xzBlockSize(20 << 20, 6)).toBe((10 << 20) + 65536); // 2 blocks, so both cores work
+    expect(xzBlockSize(100e6, 9)).toBe(192 << 20); // level 9: 64 MiB dictionary, one block of xz's own size
+    expect(xzBlockSize(300e6, 9)).toBe(Math.ceil(300e6 / 2 / 65536) * 65536 + 65536); // 2 blocks of 150 MB
     expect((await decompress(two, "xz")).equals(data)).toBe(true);
   }, 60_000);
 

@@ -16,8 +16,8 @@
  *   (what one worker compresses) are made equal and even in number: zstd's own size
  *   (32 MiB at level 19) leaves e.g. 98 MiB as 32+32+32+2, and the last round runs on
  *   one core; 4 x 24.5 MiB took 10 % less time here for 0.02 % more output (jobs share
- *   their window). Not more, smaller jobs: each first reads the window before it, and
- *   8 jobs took 20 % longer than 4 at level 19 (bench/package's tree).
+ *   their window). From level 16 the jobs are smaller and start from less of the
+ *   window (zstdJobSize, zstdOverlapLog): 20 % faster at level 19.
  */
 import { spawn } from "node:child_process";
 import { availableParallelism } from "node:os";
@@ -45,17 +45,40 @@ export interface CompressOptions {
   size?: number;
 }
 
+/** zstd's window (log2 bytes) at `level` for a large input. */
+const zstdWindowLog = (level: number) => (level <= 1 ? 19 : level === 2 ? 20 : level <= 8 ? 21 : level <= 16 ? 22 : level <= 19 ? 23 : level + 5);
+
+/**
+ * From this level on, jobs are small and overlap little (zstdOverlapLog). At level 19
+ * each job first indexes the whole window before it (8 MiB: libzstd's overlap for its
+ * slowest strategies), which on bench/package's 100 MB was a quarter of the work.
+ */
+const ZSTD_SMALL_JOBS_LEVEL = 16;
+
 /**
  * The zstd job size for `size` bytes at `level`: libzstd's own (4 x the window of the
  * level's parameters for an unknown size, at least 1 MiB) when that gives one job,
  * else `size` cut into an even number of equal jobs, rounded up to 64 KiB with 64 KiB
- * to spare so an estimate a little short does not leave a tiny job at the end.
+ * to spare so an estimate a little short does not leave a tiny job at the end. From
+ * level 16, the jobs are cut nearest to 1.5 x the window instead (12 MiB at level 19;
+ * 100 MB: 8 jobs), so the cores finish together: with zstdOverlapLog, 8 jobs took 14.3-14.9 s
+ * where libzstd's own 32 MiB jobs took 17.4-19.2 s, for 0.18 % more output.
  */
 export function zstdJobSize(level: number, size: number): number | undefined {
-  const windowLog = level <= 1 ? 19 : level === 2 ? 20 : level <= 8 ? 21 : level <= 16 ? 22 : level <= 19 ? 23 : level + 5;
-  const jobs = Math.ceil(size / 2 ** Math.max(20, windowLog + 2));
-  if (jobs <= 1) return undefined;
+  const windowLog = zstdWindowLog(level);
+  const target = level >= ZSTD_SMALL_JOBS_LEVEL ? 1.5 * 2 ** windowLog : 2 ** Math.max(20, windowLog + 2);
+  if (level >= ZSTD_SMALL_JOBS_LEVEL ? size < 1.5 * target : size <= target) return undefined;
+  const jobs = level >= ZSTD_SMALL_JOBS_LEVEL ? Math.max(2, 2 * Math.round(size / (2 * target))) : Math.ceil(size / target);
   return (Math.ceil(size / (jobs + (jobs % 2)) / 65536) + 1) * 65536;
+}
+
+/**
+ * zstd's overlap (`ovlog`: the window >> (9 - ovlog) of history each job starts from)
+ * from level 16: 6, an eighth of the window, as libzstd's faster strategies use; its
+ * own for the slow ones is the whole window (9). Below level 16, libzstd's own.
+ */
+export function zstdOverlapLog(level: number): number | undefined {
+  return level >= ZSTD_SMALL_JOBS_LEVEL ? 6 : undefined;
 }
 
 /**
@@ -82,7 +105,11 @@ export function compressorCommand(how: "xz" | "zst", options: CompressOptions = 
   const level = options.level ?? DEFAULT_LEVEL[how];
   if (how === "zst") {
     const job = options.size === undefined ? undefined : zstdJobSize(level, options.size);
-    return ["zstd", ["-q", "-c", `-${level}`, ...(level > 19 ? ["--ultra"] : []), `-T${options.threads ?? 0}`, ...(job ? [`-B${job}`] : [])]];
+    const overlap = zstdOverlapLog(level);
+    return [
+      "zstd",
+      ["-q", "-c", `-${level}`, ...(level > 19 ? ["--ultra"] : []), `-T${options.threads ?? 0}`, ...(job ? [`-B${job}`] : []), ...(overlap === undefined ? [] : [`--zstd=ovlog=${overlap}`])],
+    ];
   }
   const threads = Math.max(2, options.threads ?? availableParallelism());
   return ["xz", ["-q", "-c", `-${level}`, `-T${threads}`, `--block-size=${xzBlockSize(options.size, level)}`, "--memlimit-compress=50%", "--no-adjust"]];

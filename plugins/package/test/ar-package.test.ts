@@ -12,7 +12,7 @@ import { Readable } from "node:stream";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { packTar, readAr, treeMembers, writeAr } from "@kiln/core";
 import { writeArPackage, type ArPackageSpec } from "../src/ar-package.js";
-import { collect, compress, compressToFile, decompress, xzBlockSize, zstdJobSize, type Compression } from "../src/compress.js";
+import { collect, compress, compressorCommand, compressToFile, decompress, xzBlockSize, zstdJobSize, type Compression } from "../src/compress.js";
 
 let dir: string;
 beforeEach(() => {
@@ -208,6 +208,22 @@ describe("compressors", () => {
     await compressToFile(Readable.from([data.subarray(0, 1 << 20), data.subarray(1 << 20)]), "zst", file, { level: 3, size: data.length });
     expect(readFileSync(file).equals(outs[0]!)).toBe(true);
     expect((await decompress(outs[0]!, "zst")).equals(data)).toBe(true);
+  }, 60_000);
+
+  it("zstd from level 16: jobs of about 1.5 windows with an eighth of a window of overlap, the same bytes for any thread count", async () => {
+    // level 19 (8 MiB window): 100 MB in 8 jobs, not libzstd's 32 MiB ones; under 18 MiB one job
+    expect(zstdJobSize(19, 100e6)).toBe(Math.ceil(100e6 / 8 / 65536) * 65536 + 65536);
+    expect(zstdJobSize(19, 17 << 20)).toBeUndefined();
+    expect(zstdJobSize(19, 20 << 20)).toBe((10 << 20) + 65536);
+    expect(compressorCommand("zst", { level: 19, size: 100e6 })[1]).toEqual(expect.arrayContaining([`-B${zstdJobSize(19, 100e6)}`, "--zstd=ovlog=6"]));
+    // below level 16: libzstd's overlap
+    expect(compressorCommand("zst", { level: 15, size: 100e6 })[1].some((a) => a.startsWith("--zstd="))).toBe(false);
+    // level 16 (4 MiB window): 9.5 MiB is 2 jobs, the second starting from 512 KiB of the first
+    const small = data.subarray(0, 9.5 * (1 << 20));
+    expect(zstdJobSize(16, small.length)).toBe(Math.ceil(small.length / 2 / 65536) * 65536 + 65536);
+    const outs = await Promise.all([1, 2].map((threads) => compress(small, "zst", { level: 16, threads, size: small.length })));
+    expect(outs[1]!.equals(outs[0]!)).toBe(true);
+    expect((await decompress(outs[0]!, "zst")).equals(small)).toBe(true);
   }, 60_000);
 
   it("gz: streamed in any chunking is gzipSync's output, with no timestamp", async () => {

@@ -101,6 +101,12 @@ const pkgError = (name: string, file: string, message: string, cause?: unknown) 
   new KilnError("FATAL", `package ${name} (${file}): ${message}`, { details: { package: name, file }, cause });
 
 const isRoot = () => process.getuid?.() === 0;
+/**
+ * How long an unpack runs before it lets the event loop read: the xz programs decoding
+ * the next payloads write into pipes that hold ~200 KiB, which they fill in a few ms
+ * and then wait on this thread (unpacking libc6 takes ~50 ms).
+ */
+const YIELD_EVERY_MS = 2;
 
 // ---------------------------------------------------------------- extraction
 
@@ -203,7 +209,12 @@ export async function extractDebPayload(data: Buffer, dest: string, what: string
   } catch (err) {
     throw new KilnError("FATAL", `${what}: data.tar cannot be read: ${(err as Error).message}`, { cause: err });
   }
+  let due = performance.now() + YIELD_EVERY_MS;
   for (const h of entries) {
+    if (performance.now() >= due) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      due = performance.now() + YIELD_EVERY_MS;
+    }
     const name = clean(h.name);
     if (!name) continue;
     const slash = name.lastIndexOf("/");

@@ -69,6 +69,12 @@ export async function openArPackage(file: string, expectedName: string, options:
       throw packageError(expectedName, file, `member ${m.name} cannot be decompressed: ${(err as Error).message}`, err);
     }
   };
+  let payload: Promise<Buffer> | undefined;
+  const payloadTar = () => (payload ??= unpacked(data, options.decompressPayload));
+  // started before the control member is read, so that packages opened one after
+  // another queue their payloads in that order (the order a caller unpacks them in);
+  // a failure is reported by extract(), not as an unhandled rejection meanwhile
+  if (options.eager) payloadTar().catch(() => undefined);
   let controlFiles: Map<string, Buffer>;
   try {
     controlFiles = scanTar(await unpacked(control), control.name, true).files;
@@ -92,10 +98,6 @@ export async function openArPackage(file: string, expectedName: string, options:
   const extra: Record<string, Buffer> = {};
   for (const [k, v] of controlFiles) if (k !== "control" && k !== "conffiles" && !(MAINTAINER_SCRIPTS as readonly string[]).includes(k)) extra[k] = v;
 
-  let payload: Promise<Buffer> | undefined;
-  const payloadTar = () => (payload ??= unpacked(data, options.decompressPayload));
-  // a failure is reported by extract(), not as an unhandled rejection meanwhile
-  if (options.eager) payloadTar().catch(() => undefined);
   return {
     file,
     name,

@@ -14,16 +14,26 @@ export type Resolution =
   | { kind: "none"; skipped?: string }
   | { kind: "multiple"; candidates: RecipeInfo[]; variable: string };
 
-function addTo(map: Map<string, RecipeInfo[]>, name: string, recipe: RecipeInfo): void {
-  const list = map.get(name);
-  if (!list) map.set(name, [recipe]);
-  else if (!list.includes(recipe)) list.push(recipe);
+/**
+ * One recipe, or several: nearly every name has one provider, and a generated suite
+ * has ~200,000 names (an array for each was a third of building this).
+ */
+type Slot = RecipeInfo | RecipeInfo[];
+
+function addTo(map: Map<string, Slot>, name: string, recipe: RecipeInfo): void {
+  const slot = map.get(name);
+  if (slot === undefined) map.set(name, recipe);
+  else if (Array.isArray(slot)) {
+    if (!slot.includes(recipe)) slot.push(recipe);
+  } else if (slot !== recipe) map.set(name, [slot, recipe]);
 }
 
+const listOf = (slot: Slot | undefined): RecipeInfo[] | undefined => (slot === undefined || Array.isArray(slot) ? slot : [slot]);
+
 export class Providers {
-  private readonly build = new Map<string, RecipeInfo[]>();
-  private readonly runtime = new Map<string, RecipeInfo[]>();
-  private readonly packageOwners = new Map<string, RecipeInfo[]>();
+  private readonly build = new Map<string, Slot>();
+  private readonly runtime = new Map<string, Slot>();
+  private readonly packageOwners = new Map<string, Slot>();
   private readonly skipped = new Map<string, string>();
   private readonly dynamic: [RegExp, RecipeInfo][] = [];
   private readonly assumed: Set<string>;
@@ -60,7 +70,7 @@ export class Providers {
   resolveBuild(name: string): Resolution {
     let r = this.buildCache.get(name);
     if (!r) {
-      r = this.choose(name, this.build.get(name), `PREFERRED_PROVIDER_${name}`, (c) => c.pn === name, false);
+      r = this.choose(name, listOf(this.build.get(name)), `PREFERRED_PROVIDER_${name}`, (c) => c.pn === name, false);
       this.buildCache.set(name, r);
     }
     return r;
@@ -71,8 +81,8 @@ export class Providers {
     let r = this.runtimeCache.get(name);
     if (!r) {
       // PACKAGES_DYNAMIC only when nothing else provides the name (BitBake's getRuntimeProviders)
-      const found = this.runtime.get(name) ?? this.dynamic.filter(([re]) => re.test(name)).map(([, recipe]) => recipe);
-      r = this.choose(name, [...new Set(found)], `PREFERRED_RPROVIDER_${name}`, (c) => this.packageOwners.get(name)?.includes(c) ?? false, true);
+      const found = listOf(this.runtime.get(name)) ?? this.dynamic.filter(([re]) => re.test(name)).map(([, recipe]) => recipe);
+      r = this.choose(name, [...new Set(found)], `PREFERRED_RPROVIDER_${name}`, (c) => listOf(this.packageOwners.get(name))?.includes(c) ?? false, true);
       this.runtimeCache.set(name, r);
     }
     return r;

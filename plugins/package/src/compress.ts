@@ -56,26 +56,36 @@ const zstdWindowLog = (level: number) => (level <= 1 ? 19 : level === 2 ? 20 : l
 const ZSTD_SMALL_JOBS_LEVEL = 16;
 
 /**
+ * `size` bytes cut into `count` equal pieces: the piece size, rounded up to 4 KiB, with
+ * 64 KiB to spare over all of them, so an estimate a little short does not leave a
+ * tiny piece at the end and the rounding never drops a piece (38 pieces of 1.5 MiB
+ * each rounded up to 64 KiB with 64 KiB more held the input in 36).
+ */
+function equalPieces(size: number, count: number): number {
+  return Math.ceil((size + 65536) / count / 4096) * 4096;
+}
+
+/**
  * The zstd job size for `size` bytes at `level`: libzstd's own (4 x the window of the
  * level's parameters for an unknown size, at least 1 MiB) when that gives one job,
- * else `size` cut into an even number of equal jobs, rounded up to 64 KiB with 64 KiB
- * to spare so an estimate a little short does not leave a tiny job at the end. From
- * level 16, the jobs are cut nearest to 1.5 x the window instead (12 MiB at level 19;
- * 100 MB: 8 jobs), so the cores finish together: with zstdOverlapLog, 8 jobs took 14.3-14.9 s
- * where libzstd's own 32 MiB jobs took 17.4-19.2 s, for 0.18 % more output.
+ * else `size` cut into an even number of equal jobs. From level 16, the jobs are cut
+ * nearest to 1.5 x the window instead (12 MiB at level 19; 100 MB: 8 jobs), so the
+ * cores finish together: with zstdOverlapLog, 8 jobs took 14.3-14.9 s where libzstd's
+ * own 32 MiB jobs took 17.4-19.2 s, for 0.18 % more output.
  */
 export function zstdJobSize(level: number, size: number): number | undefined {
   const windowLog = zstdWindowLog(level);
   const target = level >= ZSTD_SMALL_JOBS_LEVEL ? 1.5 * 2 ** windowLog : 2 ** Math.max(20, windowLog + 2);
   if (level >= ZSTD_SMALL_JOBS_LEVEL ? size < 1.5 * target : size <= target) return undefined;
   const jobs = level >= ZSTD_SMALL_JOBS_LEVEL ? Math.max(2, 2 * Math.round(size / (2 * target))) : Math.ceil(size / target);
-  return (Math.ceil(size / (jobs + (jobs % 2)) / 65536) + 1) * 65536;
+  return equalPieces(size, jobs + (jobs % 2));
 }
 
 /**
  * zstd's overlap (`ovlog`: the window >> (9 - ovlog) of history each job starts from)
  * from level 16: 6, an eighth of the window, as libzstd's faster strategies use; its
- * own for the slow ones is the whole window (9). Below level 16, libzstd's own.
+ * own is half the window (8) at levels 16-18 and the whole window (9) from 19. Below
+ * level 16, libzstd's own.
  */
 export function zstdOverlapLog(level: number): number | undefined {
   return level >= ZSTD_SMALL_JOBS_LEVEL ? 6 : undefined;
@@ -83,21 +93,24 @@ export function zstdOverlapLog(level: number): number | undefined {
 
 /**
  * The xz block size for `size` bytes at `level`. xz's own (what dpkg-deb gets) is 3 x
- * the dictionary, 24 MiB at level 6, cut from the start: 100 MB is 4 x 24 MiB + 4 MB.
- * Blocks compress at very different speeds (shared libraries took twice the time of
- * documentation per byte), and each core takes the next block when it is done, so few
- * big blocks leave one core working while the other waits. Past 1.5 x half that size
- * the input is cut instead into the even number of equal blocks nearest to half of it
- * (1.5 x the dictionary, 12 MiB at level 6; 100 MB: 8 x 12.3 MiB), rounded up to 64 KiB
- * with 64 KiB to spare. bench/package, 100 MB on 2 cores: 8 blocks 7 % faster than 4,
- * for 0.4 % more output (blocks share no dictionary); 12 blocks 3 % more output.
- * Depends on nothing else (not the cores), so the bytes are the same everywhere.
+ * the dictionary (at least 1 MiB), 24 MiB at level 6, cut from the start: 100 MB is 4
+ * x 24 MiB + 4 MB. Blocks compress at very different speeds (shared libraries took
+ * twice the time of documentation per byte), and each core takes the next block when
+ * it is done, so few big blocks leave one core working while the other waits. Past
+ * 1.5 x half that size the input is cut instead into the even number of equal blocks
+ * nearest to half of it (1.5 x the dictionary, 12 MiB at level 6; 100 MB: 8 x 12.3
+ * MiB). bench/package, 100 MB on 2 cores: 8 blocks 7 % faster than 4, for 0.4 % more
+ * output (blocks share no dictionary); 12 blocks 3 % more output. A smaller input is
+ * one block of its own size: xz reserves memory by the block size whatever the input
+ * (a control.tar at -9 in xz's 192 MiB blocks needs 1.25 GiB per thread), and a block
+ * at least as big as the input gives the same bytes. Depends on nothing else (not the
+ * cores), so the bytes are the same everywhere.
  */
 export function xzBlockSize(size: number | undefined, level: number = DEFAULT_LEVEL.xz): number {
-  const half = Math.max(1 << 20, 1.5 * XZ_DICT[Math.min(9, Math.max(0, Math.trunc(level)))]!);
-  if (size === undefined || size < 1.5 * half) return 2 * half;
-  const blocks = Math.max(2, 2 * Math.round(size / (2 * half)));
-  return (Math.ceil(size / blocks / 65536) + 1) * 65536;
+  const half = Math.max(1 << 19, 1.5 * XZ_DICT[Math.min(9, Math.max(0, Math.trunc(level)))]!);
+  if (size === undefined) return 2 * half;
+  if (size < 1.5 * half) return Math.min(2 * half, equalPieces(size, 1));
+  return equalPieces(size, Math.max(2, 2 * Math.round(size / (2 * half))));
 }
 
 /** The compressor program and its arguments for `how` (xz, zst): stdin to stdout. */

@@ -170,6 +170,9 @@ describe("writeArPackage", () => {
   });
 });
 
+/** How many pieces of `piece` bytes hold `size` bytes. */
+const piecesOf = (size: number, piece: number) => Math.ceil(size / piece);
+
 describe("compressors", () => {
   // Bigger than one xz block (24 MiB) and many zstd jobs at level 3 (8 MiB): the
   // thread count changes how the work is split, and must not change the bytes.
@@ -185,23 +188,29 @@ describe("compressors", () => {
     const file = join(dir, "d.xz");
     await compressToFile(Readable.from([data.subarray(0, 1 << 20), data.subarray(1 << 20)]), "xz", file, { level: 1, size: data.length });
     expect(readFileSync(file).equals(two)).toBe(true);
-    // level 1 (1 MiB dictionary): 56 MiB in 38 equal blocks of about 1.5 MiB, each
-    // rounded up to 64 KiB with 64 KiB to spare (so 36 of them hold it), not xz's own
-    // 3 MiB blocks
-    expect(xzBlockSize(data.length, 1)).toBe(Math.ceil(data.length / 38 / 65536) * 65536 + 65536);
-    expect(execFileSync("xz", ["--list", "--robot", file], { encoding: "utf8" })).toMatch(/^file\t1\t36\t/m); // 1 stream, 36 blocks
+    // level 1 (1 MiB dictionary): 56 MiB in the even number of equal blocks nearest to
+    // 1.5 MiB (38), not xz's own 3 MiB blocks (18 x 3 + 2)
+    expect(execFileSync("xz", ["--list", "--robot", file], { encoding: "utf8" })).toMatch(/^file\t1\t38\t/m); // 1 stream, 38 blocks
+    expect(piecesOf(data.length, xzBlockSize(data.length, 1))).toBe(38);
     // level 6 (8 MiB dictionary): 100 MB is 8 blocks of 12.3 MiB, not 4 x 24 MiB + 4 MB
-    expect(xzBlockSize(100e6, 6)).toBe(Math.ceil(100e6 / 8 / 65536) * 65536 + 65536);
-    expect(xzBlockSize(56 << 20)).toBe((14 << 20) + 65536); // level 6 by default: 4 x 14 MiB
-    expect(xzBlockSize(17 << 20, 6)).toBe(24 << 20); // under 1.5 half-blocks: one block, xz's own size
-    expect(xzBlockSize(20 << 20, 6)).toBe((10 << 20) + 65536); // 2 blocks, so both cores work
-    expect(xzBlockSize(100e6, 9)).toBe(192 << 20); // level 9: 64 MiB dictionary, one block of xz's own size
-    expect(xzBlockSize(300e6, 9)).toBe(Math.ceil(300e6 / 2 / 65536) * 65536 + 65536); // 2 blocks of 150 MB
+    expect(piecesOf(100e6, xzBlockSize(100e6, 6))).toBe(8);
+    expect(xzBlockSize(100e6, 6) - 100e6 / 8).toBeLessThan(65536 / 8 + 4096); // equal, a little to spare
+    expect(piecesOf(56 << 20, xzBlockSize(56 << 20))).toBe(4); // level 6 by default: 4 x 14 MiB
+    expect(piecesOf(20 << 20, xzBlockSize(20 << 20, 6))).toBe(2); // 2 blocks, so both cores work
+    expect(piecesOf(300e6, xzBlockSize(300e6, 9))).toBe(2); // level 9 (64 MiB dictionary): 2 blocks of 150 MB
+    // under 1.5 half-blocks: one block, no bigger than the input needs (xz reserves
+    // memory by the block size: 192 MiB blocks at -9 need 1.25 GiB per thread)
+    expect(xzBlockSize(17 << 20, 6)).toBeGreaterThan(17 << 20);
+    expect(xzBlockSize(17 << 20, 6)).toBeLessThan((17 << 20) + 128 * 1024);
+    expect(xzBlockSize(1000, 9)).toBeLessThan(1 << 20);
+    expect(xzBlockSize(100e6, 9)).toBeLessThan(100e6 + 128 * 1024);
+    expect(xzBlockSize(undefined, 9)).toBe(192 << 20); // size unknown: xz's own
+    expect(xzBlockSize(undefined, 0)).toBe(1 << 20); // xz's own at level 0: at least 1 MiB
     expect((await decompress(two, "xz")).equals(data)).toBe(true);
   }, 60_000);
 
   it("zstd: the same bytes for -T1, -T2 and -T0, streamed or not, in equal jobs", async () => {
-    expect(zstdJobSize(3, data.length)).toBe(7 * 1024 * 1024 + 65536); // 56 MiB: not 7 jobs of 8 MiB but 8 of 7
+    expect(piecesOf(data.length, zstdJobSize(3, data.length)!)).toBe(8); // 56 MiB: not 7 jobs of 8 MiB but 8 of 7
     const outs = await Promise.all([1, 2, 0].map((threads) => compress(data, "zst", { level: 3, threads })));
     expect(outs[1]!.equals(outs[0]!) && outs[2]!.equals(outs[0]!)).toBe(true);
     const file = join(dir, "d.zst");
@@ -212,15 +221,15 @@ describe("compressors", () => {
 
   it("zstd from level 16: jobs of about 1.5 windows with an eighth of a window of overlap, the same bytes for any thread count", async () => {
     // level 19 (8 MiB window): 100 MB in 8 jobs, not libzstd's 32 MiB ones; under 18 MiB one job
-    expect(zstdJobSize(19, 100e6)).toBe(Math.ceil(100e6 / 8 / 65536) * 65536 + 65536);
+    expect(piecesOf(100e6, zstdJobSize(19, 100e6)!)).toBe(8);
     expect(zstdJobSize(19, 17 << 20)).toBeUndefined();
-    expect(zstdJobSize(19, 20 << 20)).toBe((10 << 20) + 65536);
+    expect(piecesOf(20 << 20, zstdJobSize(19, 20 << 20)!)).toBe(2);
     expect(compressorCommand("zst", { level: 19, size: 100e6 })[1]).toEqual(expect.arrayContaining([`-B${zstdJobSize(19, 100e6)}`, "--zstd=ovlog=6"]));
     // below level 16: libzstd's overlap
     expect(compressorCommand("zst", { level: 15, size: 100e6 })[1].some((a) => a.startsWith("--zstd="))).toBe(false);
     // level 16 (4 MiB window): 9.5 MiB is 2 jobs, the second starting from 512 KiB of the first
     const small = data.subarray(0, 9.5 * (1 << 20));
-    expect(zstdJobSize(16, small.length)).toBe(Math.ceil(small.length / 2 / 65536) * 65536 + 65536);
+    expect(piecesOf(small.length, zstdJobSize(16, small.length)!)).toBe(2);
     const outs = await Promise.all([1, 2].map((threads) => compress(small, "zst", { level: 16, threads, size: small.length })));
     expect(outs[1]!.equals(outs[0]!)).toBe(true);
     expect((await decompress(outs[0]!, "zst")).equals(small)).toBe(true);

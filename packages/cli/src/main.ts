@@ -3,7 +3,7 @@
  * and printed as one message (with -D, the stack too).
  */
 import { Command, CommanderError } from "commander";
-import { DataStore, Kiln, UsageError, emitEnvironment, emitHistory, shellQuote, type KilnOptions } from "@kiln/core";
+import { DataStore, Kiln, UsageError, emitEnvironment, emitHistory, shellQuote, splitVariantFile, variantFile, type KilnOptions } from "@kiln/core";
 import { resolve } from "node:path";
 import { cliKilnOptions } from "./plugins.js";
 import { EXIT, reportError } from "./errors.js";
@@ -53,7 +53,11 @@ function kilnFor(ctx: RunContext, history = false): Kiln {
 async function storeFor(ctx: RunContext, recipe: string | undefined, file: string | undefined, history: boolean): Promise<DataStore> {
   if (recipe && file) throw new UsageError("use either -r RECIPE or -b FILE, not both");
   const kiln = kilnFor(ctx, history);
-  if (file) return kiln.parseRecipe(resolve(ctx.cwd, file), []);
+  if (file) {
+    // `-b virtual:native:foo.bb`: the variant of that file, as bitbake -b takes it
+    const { file: real, cls } = splitVariantFile(file);
+    return kiln.parseRecipe(variantFile(cls, resolve(ctx.cwd, real)), []);
+  }
   if (recipe) {
     const info = await kiln.findRecipe(recipe);
     return kiln.parseRecipe(info.file, info.appends);
@@ -73,6 +77,7 @@ async function parseOnly(ctx: RunContext, keepGoing: boolean): Promise<number> {
   ctx.io.out(
     `Parsing recipes: ${s.recipes} recipes, ${s.parsed} parsed, ${s.cached} from cache, ${s.skipped} skipped, ${s.masked} masked, ${s.errors} errors` +
       (s.virtual ? `, ${s.virtual} virtual` : "") +
+      (s.variants ? `, ${s.variants} variants` : "") +
       `. ${result.preferred.size} targets.\n`,
   );
   return s.errors && !keepGoing ? EXIT.USAGE : EXIT.OK;

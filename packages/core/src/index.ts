@@ -3,7 +3,7 @@ export * from "./errors.js";
 export { DataStore, setDefaultInlineScope } from "./data/datastore.js";
 export type { Expansion, GetOptions, HistoryEvent, SetOptions } from "./data/datastore.js";
 export { expandKeys } from "./data/expand-keys.js";
-export { parseConfFile, parseRecipeFile, finalize, listTasks, varsFromFile, ParseSession } from "./parse/recipe.js";
+export { parseConfFile, parseRecipeFile, parseRecipeVariants, variantFile, splitVariantFile, finalize, listTasks, varsFromFile, ParseSession } from "./parse/recipe.js";
 export { parseText } from "./parse/parser.js";
 export type { Statement, Syntax } from "./parse/ast.js";
 export { clearFileCache } from "./parse/files.js";

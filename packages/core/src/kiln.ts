@@ -16,7 +16,7 @@ import { recipeInfo, type RecipeInfo } from "./layers/recipe-info.js";
 import { sha256, withStableTree } from "./parse/files.js";
 import type { ParseOutcome } from "./parse/jobs.js";
 import { parseInParallel } from "./parse/pool.js";
-import { ParseSession, parseRecipeFile } from "./parse/recipe.js";
+import { ParseSession, parseRecipeVariants, splitVariantFile } from "./parse/recipe.js";
 import type { BuildCompletedEvent } from "./run/events.js";
 import { dryRun, runTasks, type DryRunPlan, type RunOptions } from "./run/runqueue.js";
 import { buildTaskGraph, type GraphOptions, type TaskGraph, type TaskNode } from "./tasks/graph.js";
@@ -35,6 +35,8 @@ export interface ParseStats {
   masked: number;
   errors: number;
   virtual: number;
+  /** BBCLASSEXTEND variants (`virtual:native:...`), counted apart from `recipes` (files). */
+  variants: number;
 }
 
 export interface RecipeError {
@@ -128,10 +130,10 @@ export class Kiln {
     for (const file of files) {
       const fileAppends = appendsFor(file, appends);
       const hit = cache.lookup(file, fileAppends, stamps);
-      if (hit) infos.push(hit);
+      if (hit) infos.push(...hit);
       else todo.push({ file, appends: fileAppends });
     }
-    const cached = infos.length;
+    const cached = files.length - todo.length;
 
     const outcomes: ParseOutcome[] = todo.length
       ? await parseInParallel(config, configOptions(this.options), todo, this.options.threads)
@@ -143,8 +145,8 @@ export class Kiln {
         continue;
       }
       const info = o.info as RecipeInfo;
-      infos.push(info);
-      cache.store(o.file, { appends: o.appends, files: o.files ?? [], info });
+      infos.push(info, ...(o.variants ?? []));
+      cache.store(o.file, { appends: o.appends, files: o.files ?? [], info, ...(o.variants ? { variants: o.variants } : {}) });
     }
     cache.retain(new Set(files));
     cache.save();
@@ -179,6 +181,7 @@ export class Kiln {
         masked,
         errors: errors.length,
         virtual: this.virtuals.size,
+        variants: infos.filter((i) => i.file.startsWith("virtual:") && !this.virtuals.has(i.file)).length,
       },
     };
   }
@@ -196,20 +199,27 @@ export class Kiln {
       else more.set(info.pn, [...(more.get(info.pn) ?? [first]), info]);
     }
     for (const [pn, list] of more) {
-      const candidates: Candidate[] = list.map((info) => ({ info, priority: recipePriority(info.file, collections).priority }));
+      const candidates: Candidate[] = list.map((info) => ({ info, priority: recipePriority(splitVariantFile(info.file).file, collections).priority }));
       out.set(pn, chooseRecipe(pn, candidates, this.configuration().d).chosen.info);
     }
     return out;
   }
 
-  /** Full DataStore of one recipe file, parsed now (with history when the configuration has it). */
-  parseRecipe(file: string, appends?: string[]): DataStore {
+  /**
+   * Full DataStore of one recipe file, parsed now (with history when the configuration
+   * has it); `virtual:native:FILE` is FILE's BBCLASSEXTEND variant `native`.
+   */
+  parseRecipe(fn: string, appends?: string[]): DataStore {
     const config = this.configuration();
-    const virtual = this.virtuals.get(file);
+    const virtual = this.virtuals.get(fn);
     if (virtual) return virtual.materialize(config.d.createCopy());
+    const { file, cls } = splitVariantFile(fn);
     const all = appends ?? appendsFor(file, collectRecipeFiles(config.d).appends);
-    const d = parseRecipeFile(config.d.createCopy(), file, { appends: all, session: new ParseSession() });
-    this.hooks.recipeParsed.call(d, recipeInfo(d, file, all));
+    const d = parseRecipeVariants(config.d.createCopy(), file, { appends: all, session: new ParseSession(), only: cls }).get(cls);
+    if (!d) {
+      throw new KilnError("PARSE_ERROR", `${file} has no BBCLASSEXTEND variant '${cls}'`, { hint: "its BBCLASSEXTEND lists the variants it has" });
+    }
+    this.hooks.recipeParsed.call(d, recipeInfo(d, fn, all));
     return d;
   }
 

@@ -12,7 +12,7 @@ import type { RecipeInfo } from "../layers/recipe-info.js";
 import { sha256 } from "../parse/files.js";
 
 /** Bump when the cached shape or parse semantics change. */
-export const PARSE_CACHE_VERSION = "kiln-parse-6";
+export const PARSE_CACHE_VERSION = "kiln-parse-7";
 
 /** [path, content hash or null when absent, mtimeMs, size]. */
 export type FileStamp = [string, string | null, number, number];
@@ -21,6 +21,8 @@ export interface CacheEntry {
   appends: string[];
   files: FileStamp[];
   info: RecipeInfo;
+  /** The recipe's BBCLASSEXTEND variants, parsed with it. */
+  variants?: RecipeInfo[];
 }
 
 interface CacheFile {
@@ -107,8 +109,8 @@ export class ParseCache {
     }
   }
 
-  /** The cached info for a recipe if every file it read is unchanged. */
-  lookup(file: string, appends: string[], stamps: FileStamps): RecipeInfo | null {
+  /** The cached infos of a recipe (itself, then its variants) if every file it read is unchanged. */
+  lookup(file: string, appends: string[], stamps: FileStamps): RecipeInfo[] | null {
     const e = this.entries[file];
     if (!e) return null;
     if (e.appends.length !== appends.length || e.appends.some((a, i) => a !== appends[i])) return null;
@@ -116,7 +118,7 @@ export class ParseCache {
       const now = stamps.stamp(prev[0], prev);
       if (now[1] !== prev[1]) return null;
     }
-    return e.info;
+    return e.variants ? [e.info, ...e.variants] : [e.info];
   }
 
   store(file: string, entry: CacheEntry): void {

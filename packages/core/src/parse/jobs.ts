@@ -6,7 +6,7 @@ import { KilnError } from "../errors.js";
 import type { Configuration } from "../layers/config.js";
 import { recipeInfo, type RecipeInfo } from "../layers/recipe-info.js";
 import { FileStamps, type FileStamp } from "../cache/parse-cache.js";
-import { ParseSession, parseRecipeFile } from "./recipe.js";
+import { ParseSession, parseRecipeVariants, variantFile } from "./recipe.js";
 import { withStableTree } from "./files.js";
 import { taskBasehashValues } from "../sig/basehash.js";
 import { checksumFiles } from "../sig/file-checksums.js";
@@ -38,6 +38,8 @@ export interface ParseOutcome {
   file: string;
   appends: string[];
   info?: RecipeInfo;
+  /** Its BBCLASSEXTEND variants (`virtual:native:FILE`...), in BBCLASSEXTEND order. */
+  variants?: RecipeInfo[];
   files?: FileStamp[];
   error?: SerializedError;
 }
@@ -56,8 +58,9 @@ function parseAll(config: Configuration, jobs: ParseJob[], stamps: FileStamps): 
   for (const job of jobs) {
     const session = new ParseSession();
     try {
-      const d = parseRecipeFile(config.d.createCopy(), job.file, { appends: job.appends, session });
-      out.push({ ...job, info: indexInfo(d, job.file, job.appends), files: stamps.fromSession(session.files) });
+      const stores = parseRecipeVariants(config.d.createCopy(), job.file, { appends: job.appends, session });
+      const infos = [...stores].map(([cls, d]) => indexInfo(d, variantFile(cls, job.file), job.appends));
+      out.push({ ...job, info: infos[0], ...(infos.length > 1 ? { variants: infos.slice(1) } : {}), files: stamps.fromSession(session.files) });
     } catch (err) {
       out.push({ ...job, error: serializeError(err), files: stamps.fromSession(session.files) });
     }

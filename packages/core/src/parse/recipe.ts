@@ -24,27 +24,83 @@ export interface ParseRecipeOptions {
 /**
  * Parse a recipe into `d` (pass a copy of the configuration), apply its
  * .bbappend files, then finalise. Returns `d`. A recipe that skips itself
- * (kiln.skipRecipe) comes back with `__SKIPPED` set to the reason.
+ * (kiln.skipRecipe) comes back with `__SKIPPED` set to the reason. Its
+ * BBCLASSEXTEND variants are not made (parseRecipeVariants makes them).
  */
 export function parseRecipeFile(d: DataStore, path: string, options: ParseRecipeOptions = {}): DataStore {
+  return parseRecipeVariants(d, path, { ...options, only: "" }).get("") as DataStore;
+}
+
+/** The file name BitBake gives variant `cls` of `file`: `virtual:native:/path/foo.bb`. */
+export function variantFile(cls: string, file: string): string {
+  return cls ? `virtual:${cls}:${file}` : file;
+}
+
+/** `virtual:CLS:/path/foo.bb` → the real file and the variant (`""` for a plain file name), as bb.cache.virtualfn2realfn. */
+export function splitVariantFile(fn: string): { file: string; cls: string } {
+  if (!fn.startsWith("virtual:")) return { file: fn, cls: "" };
+  const parts = fn.split(":");
+  return { file: parts[parts.length - 1] as string, cls: parts.slice(1, -1).join(":") };
+}
+
+/**
+ * Parse a recipe and its BBCLASSEXTEND variants as BitBake's multi_finalize: the
+ * recipe and its appends are evaluated once; a copy is finalised as the recipe
+ * itself (key `""`), and each name in its (finalised) BBCLASSEXTEND gets another copy
+ * of the unfinalised store in which, for a plain name (`native`), PN becomes
+ * `${PN}-native`, or for `class:variant` (`multilib:lib32`) BBEXTENDCURR and
+ * BBEXTENDVARIANT are set; the class is inherited (deferred, so after the recipe's
+ * own inherits) and the copy finalised. A variant that skips itself is returned
+ * skipped, the others unaffected. `only`: finalise the recipe and just that variant.
+ */
+export function parseRecipeVariants(d: DataStore, path: string, options: ParseRecipeOptions & { only?: string } = {}): Map<string, DataStore> {
   const session = options.session ?? new ParseSession();
   const appends = options.appends ?? [];
   d.setVar("__bbclasstype", "recipe", { ignore: true });
   d.setVar("__BB_RECIPE_FILE", path, { ignore: true });
   if (appends.length) d.setVar("__BBAPPEND", appends.join(" "), { ignore: true });
+  const out = new Map<string, DataStore>([["", d]]);
   try {
     evaluateFile(path, d, session);
     for (const append of appends) evaluateFile(append, d, session);
     d.setVar("FILE", path, { ignore: true, parsing: true });
+  } catch (err) {
+    if (!(err instanceof SkipRecipe)) throw err;
+    d.setVar("__SKIPPED", err.message, { ignore: true });
+    return out;
+  }
+  // copies never see each other's writes: `unfinalised` stays as the recipe left it
+  const unfinalised = d.createCopy();
+  finaliseOrSkip(d, session);
+  const extended = [...new Set(String(d.getVar("BBCLASSEXTEND") ?? "").split(/\s+/).filter(Boolean))];
+  if (!extended.length) return out;
+  const pn = String(d.getVar("PN") ?? "");
+  unfinalised.setVar("BBCLASSEXTEND", extended.join(" "), { ignore: true });
+  for (const name of extended) {
+    if (options.only !== undefined && options.only !== name) continue;
+    const [cls, variant] = name.split(":");
+    const v = unfinalised.createCopy();
+    if (variant !== undefined) {
+      v.setVar("BBEXTENDCURR", cls, { ignore: true });
+      v.setVar("BBEXTENDVARIANT", variant, { ignore: true });
+    } else {
+      v.setVar("PN", `${pn}-${name}`, { file: path, op: "BBCLASSEXTEND" });
+    }
+    const deferred = (v.getVar("__BBDEFINHERITS", false) as [string, string, number][] | undefined) ?? [];
+    v.setVar("__BBDEFINHERITS", [...deferred, [cls as string, path, 1]], { ignore: true });
+    finaliseOrSkip(v, session);
+    out.set(name, v);
+  }
+  return out;
+}
+
+function finaliseOrSkip(d: DataStore, session: ParseSession): void {
+  try {
     finalize(d, session);
   } catch (err) {
-    if (err instanceof SkipRecipe) {
-      d.setVar("__SKIPPED", err.message, { ignore: true });
-      return d;
-    }
-    throw err;
+    if (!(err instanceof SkipRecipe)) throw err;
+    d.setVar("__SKIPPED", err.message, { ignore: true });
   }
-  return d;
 }
 
 /** bb.parse.ast.finalize: deferred inherits, handlers, key expansion, anonymous functions. */

@@ -49,7 +49,74 @@ describe("configuration from a build directory", () => {
     }
     expect(err).toBeInstanceOf(KilnError);
     expect((err as KilnError).code).toBe("LAYER_ERROR");
-    expect((err as KilnError).message).toMatch(/'b' depends on 'a'/);
+    expect((err as KilnError).message).toMatch(/Layer 'b' depends on layer 'a', but this layer is not enabled/);
+  });
+
+  /** meta-a and meta-b with `a` and `b` as layer.conf tails (collections, patterns, BBFILES set already). */
+  const layerConfs = (a: string, b: string, bblayers = `BBPATH = "\${TOPDIR}"\nBBFILES ?= ""\nBBLAYERS ?= "\${TOPDIR}/../meta-a \${TOPDIR}/../meta-b"\n`) =>
+    twoLayerBuild({
+      "build/conf/bblayers.conf": bblayers,
+      "meta-a/conf/layer.conf": `BBPATH .= ":\${LAYERDIR}"\nBBFILES += "\${LAYERDIR}/recipes/*.bb"\nBBFILE_COLLECTIONS += "a"\nBBFILE_PATTERN_a = "^\${LAYERDIR}/"\n${a}`,
+      "meta-b/conf/layer.conf": `BBPATH .= ":\${LAYERDIR}"\nBBFILES += "\${LAYERDIR}/recipes/*.bb"\nBBFILE_COLLECTIONS += "b"\nBBFILE_PATTERN_b = "^\${LAYERDIR}/"\n${b}`,
+      "meta-a/recipes/x_1.0.bb": "",
+      "meta-b/recipes/y_1.0.bb": "",
+    });
+  const priorities = (t: TempTree) => Object.fromEntries(kilnIn(t).configuration().layers.map((l) => [l.collection, l.priority]));
+
+  it("LAYERDEPENDS version constraints are checked against LAYERVERSION, as BitBake's", () => {
+    tree = layerConfs(`LAYERVERSION_a = "3"\nBBFILE_PRIORITY_a = "5"\n`, `BBFILE_PRIORITY_b = "6"\nLAYERDEPENDS_b = "a (>= 2)"\n`);
+    expect(priorities(tree)).toEqual({ a: 5, b: 6 });
+    tree.remove();
+    tree = layerConfs(`LAYERVERSION_a = "1"\n`, `LAYERDEPENDS_b = "a (>= 2)"\n`);
+    expect(() => kilnIn(tree).configuration()).toThrow(/Layer 'b' depends on version >= 2 of layer 'a', but version 1 is currently enabled/);
+    tree.remove();
+    tree = layerConfs("", `LAYERDEPENDS_b = "a (>= 2)"\n`);
+    expect(() => kilnIn(tree).configuration()).toThrow(/depends on version >= 2 of layer 'a', which exists in your configuration but does not specify a version/);
+  });
+
+  it("a layer without BBFILE_PRIORITY gets one above what it depends on or recommends; the lowest explicit priority is the floor", () => {
+    tree = layerConfs(`BBFILE_PRIORITY_a = "4"\n`, `LAYERDEPENDS_b = "a"\n`);
+    expect(priorities(tree)).toEqual({ a: 4, b: 5 });
+    tree.remove();
+    // a recommendation that is present counts; one that is absent is ignored, not an error
+    tree = layerConfs(`BBFILE_PRIORITY_a = "9"\n`, `LAYERRECOMMENDS_b = "a nosuchlayer"\n`);
+    expect(priorities(tree)).toEqual({ a: 9, b: 10 });
+    tree.remove();
+    tree = layerConfs(`BBFILE_PRIORITY_a = "9"\n`, "");
+    expect(priorities(tree)).toEqual({ a: 9, b: 10 }); // depends on nothing: lowest explicit + 1
+    tree.remove();
+    tree = layerConfs(`BBFILE_PRIORITY_a = "high"\n`, "");
+    expect(() => kilnIn(tree).configuration()).toThrow(/invalid value for BBFILE_PRIORITY_a: "high"/);
+  });
+
+  it("BBFILE_PATTERN is required, an empty one matches no recipe, and a collection may be named once", async () => {
+    tree = layerConfs(`BBFILE_PATTERN_a = ""\n`, "");
+    const parsed = await kilnIn(tree).parseAll();
+    expect(parsed.recipes.map((r) => r.pn).sort()).toEqual(["x", "y"]);
+    tree.remove();
+    tree = layerConfs(`unset BBFILE_PATTERN_a\n`, `BBFILE_COLLECTIONS += "a"\n`);
+    expect(() => kilnIn(tree).configuration()).toThrow(/BBFILE_COLLECTIONS names 'a' twice[\s\S]*BBFILE_PATTERN_a not defined/);
+  });
+
+  it("LAYERSERIES_COMPAT must share a name with LAYERSERIES_CORENAMES", () => {
+    tree = layerConfs(`LAYERSERIES_CORENAMES = "scarthgap styhead"\nLAYERSERIES_COMPAT_a = "styhead"\n`, `LAYERSERIES_COMPAT_b = "kirkstone"\n`);
+    expect(() => kilnIn(tree).configuration()).toThrow(/Layer b is not compatible with the core layer which only supports these series: scarthgap styhead \(layer is compatible with kirkstone\)/);
+    tree.remove();
+    tree = layerConfs("", `LAYERSERIES_COMPAT_b = "kirkstone"\n`);
+    expect(() => kilnIn(tree).configuration()).toThrow(/No core layer found to work with layer 'b'/);
+  });
+
+  it("BBFILES_DYNAMIC adds a pattern when its collection is (or, with !, is not) in the configuration", async () => {
+    const dyn = `BBFILES_DYNAMIC += "a:\${LAYERDIR}/dynamic-a/*.bb !nosuch:\${LAYERDIR}/dynamic-none/*.bb nosuch:\${LAYERDIR}/never/*.bb"\n`;
+    tree = layerConfs("", dyn);
+    tree.write("meta-b/dynamic-a/da_1.0.bb", "");
+    tree.write("meta-b/dynamic-none/dn_1.0.bb", "");
+    tree.write("meta-b/never/nv_1.0.bb", "");
+    const parsed = await kilnIn(tree).parseAll();
+    expect(parsed.recipes.map((r) => r.pn).sort()).toEqual(["da", "dn", "x", "y"]);
+    tree.remove();
+    tree = layerConfs("", `BBFILES_DYNAMIC = "no-colon-here"\n`);
+    expect(() => kilnIn(tree).configuration()).toThrow(/BBFILES_DYNAMIC entries must be of the form/);
   });
 
   it("a BBLAYERS entry that does not exist is a LAYER_ERROR", () => {

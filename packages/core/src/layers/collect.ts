@@ -6,13 +6,9 @@
 import { globSync } from "./glob.js";
 import type { DataStore } from "../data/datastore.js";
 import { basename } from "node:path";
-import { LayerError } from "../errors.js";
+import { layerCollections, type Collection } from "./collections.js";
 
-export interface Collection {
-  name: string;
-  pattern: RegExp;
-  priority: number;
-}
+export type { Collection } from "./collections.js";
 
 export interface RecipeFiles {
   recipes: string[];
@@ -44,20 +40,9 @@ export function collectRecipeFiles(d: DataStore): RecipeFiles {
   return { recipes, appends, masked, collections: collectionsOf(d) };
 }
 
+/** The layer collections with their patterns and priorities (see collections.ts). */
 export function collectionsOf(d: DataStore): Collection[] {
-  const out: Collection[] = [];
-  for (const name of String(d.getVar("BBFILE_COLLECTIONS") ?? "").split(/\s+/).filter(Boolean)) {
-    const pattern = d.getVar(`BBFILE_PATTERN_${name}`);
-    if (!pattern) continue;
-    let re: RegExp;
-    try {
-      re = new RegExp(`^(?:${String(pattern).replace(/^\^/, "")})`);
-    } catch (err) {
-      throw new LayerError(`BBFILE_PATTERN_${name} is not a valid regular expression: ${String(pattern)}`, { cause: err });
-    }
-    out.push({ name, pattern: re, priority: Number.parseInt(String(d.getVar(`BBFILE_PRIORITY_${name}`) ?? "0"), 10) || 0 });
-  }
-  return out;
+  return layerCollections(d);
 }
 
 export function recipePriority(file: string, collections: Collection[]): { priority: number; collection?: string } {

@@ -12,6 +12,7 @@ import { LayerError, ParseError } from "../errors.js";
 import { ParseSession, evaluateFile, inherit } from "../parse/evaluate.js";
 import { which } from "../parse/files.js";
 import { inheritFromEnvironment } from "./environment.js";
+import { applyDynamicBbfiles, layerCollections } from "./collections.js";
 
 export interface LoadConfigOptions {
   /** Directory the build runs from (TOPDIR unless bblayers.conf says otherwise). */
@@ -123,6 +124,7 @@ export function loadConfiguration(options: LoadConfigOptions = {}): Configuratio
     }
     data.delVar("LAYERDIR_RE", { ignore: true });
     data.delVar("LAYERDIR", { ignore: true });
+    applyDynamicBbfiles(data);
     describeCollections(data, layers);
   }
 
@@ -193,24 +195,11 @@ export function pluginLayerDirs(specs: string[], bases: string[]): string[] {
   return out;
 }
 
-/** BBFILE_COLLECTIONS with their patterns, priorities and LAYERDEPENDS checked. */
+/** BBFILE_COLLECTIONS checked (collections.ts) and their patterns, priorities and LAYERDEPENDS given to the layers they name. */
 function describeCollections(d: DataStore, layers: LayerInfo[]): void {
-  const collections = String(d.getVar("BBFILE_COLLECTIONS") ?? "").split(/\s+/).filter(Boolean);
-  const known = new Set(collections);
-  for (const c of collections) {
-    const pattern = d.getVar(`BBFILE_PATTERN_${c}`);
-    const priority = Number.parseInt(String(d.getVar(`BBFILE_PRIORITY_${c}`) ?? "0"), 10) || 0;
-    const depends = String(d.getVar(`LAYERDEPENDS_${c}`) ?? "")
-      .split(/\s+/)
-      .filter((w) => w && !/^\(.*\)$/.test(w) && !/^[<>=]/.test(w));
-    const missing = depends.filter((dep) => !known.has(dep));
-    if (missing.length) {
-      throw new LayerError(`layer '${c}' depends on ${missing.map((m) => `'${m}'`).join(", ")}, which is not in BBLAYERS`, {
-        hint: "add the layer that provides it with 'kiln layers add DIR'",
-      });
-    }
+  for (const c of layerCollections(d)) {
     // the layer whose directory the pattern names gets the collection's details
-    const layer = layers.find((l) => typeof pattern === "string" && new RegExp(pattern).test(`${l.path}/`)) ?? undefined;
-    if (layer && !layer.collection) Object.assign(layer, { collection: c, pattern: pattern as string, priority, depends });
+    const layer = layers.find((l) => c.pattern.test(`${l.path}/`));
+    if (layer && !layer.collection) Object.assign(layer, { collection: c.name, pattern: c.source, priority: c.priority, depends: c.depends });
   }
 }

@@ -123,6 +123,48 @@ describe("shared state end to end (issue #5)", () => {
     }
   });
 
+  it("-c cleansstate removes the recipe's work, its sysroot files and its objects (every taskhash), not others'; -c cleanall its downloads too", async () => {
+    const root = layer();
+    // libgreet gets a source file from a local mirror, so it has a download in DL_DIR
+    const mirror = join(root, "mirror");
+    mkdirSync(mirror, { recursive: true });
+    writeFileSync(join(mirror, "greet-src.txt"), "source\n");
+    const recipe = join(root, "meta-e", "recipes", "libgreet_1.0.bb");
+    writeFileSync(recipe, `SRC_URI = "http://downloads.invalid/greet-src.txt"\nSRC_URI[sha256sum] = "${createHash("sha256").update("source\n").digest("hex")}"\nPREMIRRORS = "http://.*/.* file://${mirror}/"\n` + readFileSync(recipe, "utf8"));
+    expect((await kiln(root, ["greeter"])).code).toBe(0);
+    const sstateDir = join(root, "build", "sstate-cache");
+    const objects = objectsIn(sstateDir);
+    const libgreet = objects.filter((o) => o.includes("sstate:libgreet:"));
+    expect(libgreet.length).toBeGreaterThan(0);
+    expect(sysrootFile(root, "usr/include/greet.h")).toContain("hello");
+    // an older object of libgreet (another taskhash) goes too
+    const older = libgreet[0].replace(/:([0-9a-f]{64})_/, `:${"0".repeat(64)}_`);
+    writeFileSync(older, "old object");
+    writeFileSync(`${older}.siginfo`, "old siginfo");
+
+    const clean = await kiln(root, ["-c", "cleansstate", "libgreet"]);
+    expect(clean.code, clean.out).toBe(0);
+    expect(objectsIn(sstateDir).filter((o) => o.includes("sstate:libgreet:"))).toEqual([]);
+    expect(existsSync(`${older}.siginfo`)).toBe(false);
+    expect(objectsIn(sstateDir).filter((o) => o.includes("sstate:greeter:")).length).toBeGreaterThan(0);
+    expect(() => sysrootFile(root, "usr/include/greet.h")).toThrow(); // its manifest's files removed
+    expect(readdirSync(join(root, "build", "tmp", "work"), { recursive: true }).map(String).some((p) => p.includes("greeter/1.0-r0"))).toBe(true); // others' stay
+    // its WORKDIR is gone but for the temp/ that do_cleansstate's own log made again
+    const left = readdirSync(join(root, "build", "tmp", "work"), { recursive: true }).map(String).filter((p) => p.includes("libgreet/1.0-r0/"));
+    expect(left.filter((p) => !p.includes("libgreet/1.0-r0/temp"))).toEqual([]);
+
+    // built again: compiled, not restored (its objects are gone)
+    const again = await kiln(root, ["libgreet"]);
+    expect(again.code, again.out).toBe(0);
+    expect(again.record).toContain("libgreet:compile");
+    const download = join(root, "build", "downloads", "greet-src.txt");
+    expect(existsSync(download) && existsSync(`${download}.done`)).toBe(true);
+    const all = await kiln(root, ["-c", "cleanall", "libgreet"]);
+    expect(all.code, all.out).toBe(0);
+    expect(existsSync(download) || existsSync(`${download}.done`)).toBe(false);
+    expect(readFileSync(join(mirror, "greet-src.txt"), "utf8")).toBe("source\n"); // only DL_DIR's copy
+  });
+
   it("do_deploy output lands in DEPLOY_DIR_IMAGE and comes back from shared state", async () => {
     const root = layer();
     expect((await kiln(root, ["bootimg"])).code).toBe(0);

@@ -1,6 +1,30 @@
 # kiln's base class: inherited by every recipe (before INHERIT's classes).
 # The task chain is OpenEmbedded's; later plugins give the tasks real bodies.
 
+# Logging from shell functions, as OpenEmbedded's logging.bbclass names it: the lines
+# go to the task's log (bbfatal also fails the task).
+bbplain () {
+	echo "$*"
+}
+bbnote () {
+	echo "NOTE: $*"
+}
+bbwarn () {
+	echo "WARNING: $*"
+}
+bberror () {
+	echo "ERROR: $*"
+}
+bbfatal () {
+	echo "ERROR: $*"
+	exit 1
+}
+bbdebug () {
+	# bbdebug LEVEL MESSAGE
+	shift
+	echo "DEBUG: $*"
+}
+
 # fetch, unpack and patch as BitBake's fetcher does them: SRC_URI into DL_DIR (checked,
 # through mirrors; schemes are plugins), then into WORKDIR, then patches applied in S
 js base_do_fetch () {
@@ -78,5 +102,64 @@ addtask deploy_setscene
 
 do_build[noexec] = "1"
 addtask build after do_populate_sysroot
+
+# Utility tasks, as OpenEmbedded's utility-tasks.bbclass has them: run on request
+# (`kiln -c listtasks foo`, `kiln -c clean foo`), never stamped, nothing depends on them.
+do_listtasks[nostamp] = "1"
+do_listtasks[doc] = "Lists all defined tasks for a target"
+js do_listtasks () {
+    const tasks = kiln.listTasks(d).sort();
+    const width = Math.max(0, ...tasks.map((t) => t.length));
+    for (const t of tasks) {
+        const doc = t.endsWith("_setscene") ? `${d.getVarFlag(t.slice(0, -"_setscene".length), "doc") ?? ""} (setscene version)` : (d.getVarFlag(t, "doc") ?? "");
+        kiln.plain(`${t.padEnd(width)}  ${doc}`);
+    }
+}
+addtask listtasks
+
+# do_clean removes ${WORKDIR} and the recipe's stamps, then runs CLEANFUNCS (the shared
+# state plugin adds the removal of what the recipe installed into shared trees). Its
+# own log goes to ${LOG_DIR}/cleanlogs, outside what it removes.
+CLEANFUNCS ?= ""
+T:task-clean = "${LOG_DIR}/cleanlogs/${PN}"
+do_clean[nostamp] = "1"
+do_clean[doc] = "Removes all output files for a target"
+do_clean[dirs] = "${TOPDIR}"
+base_clean_workdir () {
+	bbnote "Removing ${WORKDIR}"
+	rm -rf "${WORKDIR}"
+	bbnote "Removing ${STAMP}.*"
+	rm -rf "${STAMP}".*
+}
+base_clean_workdir[dirs] = "${TOPDIR}"
+js do_clean () {
+    await kiln.execFunc("base_clean_workdir")
+    for (const f of String(d.getVar("CLEANFUNCS") ?? "").split(/\s+/).filter(Boolean)) await kiln.execFunc(f)
+}
+addtask clean
+
+# do_cleansstate also removes the recipe's shared state objects (the @kiln/sstate plugin
+# gives it its body); do_cleanall also removes its downloads from DL_DIR.
+do_cleansstate[nostamp] = "1"
+do_cleansstate[doc] = "Removes all output files and shared state cache for a target"
+js do_cleansstate () {
+    kiln.note("no shared state plugin: no objects to remove")
+}
+addtask cleansstate after do_clean
+do_cleanall[nostamp] = "1"
+do_cleanall[doc] = "Removes all output files, shared state cache, and downloaded source files for a target"
+js do_cleanall () {
+    for (const path of await kiln.fetch.clean(d)) kiln.note(`Removing ${path}`)
+}
+addtask cleanall after do_cleansstate
+
+do_fetch[doc] = "Fetches the source code"
+do_unpack[doc] = "Unpacks the source code into a working directory"
+do_patch[doc] = "Locates patch files and applies them to the source code"
+do_configure[doc] = "Configures the source by enabling and disabling any build-time and configuration options for the software being built"
+do_compile[doc] = "Compiles the source in the compilation directory"
+do_install[doc] = "Copies files from the compilation directory to a holding area"
+do_populate_sysroot[doc] = "Copies a subset of files installed by do_install into the sysroot in order to make them available to other recipes"
+do_build[doc] = "Default task for a recipe - depends on all other normal tasks required to 'build' a recipe"
 
 EXPORT_FUNCTIONS do_fetch do_unpack do_patch do_configure do_compile do_install do_populate_sysroot

@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs
 import { join, relative } from "node:path";
 import { withLocks, type DataStore, type Kiln, type KilnPlugin, type TaskRef } from "@kiln/core";
 import { installTree, removeInstalled } from "./manifest.js";
-import { compressionFor, createObject, objectPath, relocate, sstateTaskOf, unpackObject, type SstateTask } from "./objects.js";
+import { compressionFor, createObject, manifestsOf, objectPath, relocate, removeRecipeObjects, sstateTaskNames, sstateTaskOf, unpackObject, type SstateTask } from "./objects.js";
 import { download, findOnMirrors, mirrorUrls, parseMirrors, urlExists } from "./mirrors.js";
 import { sha256File, tempName, writeAtomic } from "./files.js";
 import { mustVerify, sign, signingKey, verify } from "./signing.js";
@@ -37,6 +37,11 @@ async function install(t: SstateTask, d: DataStore, from: (i: number) => string)
 
 function clean(t: SstateTask): void {
   for (const m of t.manifests) removeInstalled(m);
+}
+
+/** Everything `d`'s recipe installed into shared trees, by the manifests of every SSTATETASKS task. */
+function removeRecipeOutputs(d: DataStore): void {
+  for (const task of sstateTaskNames(d)) for (const m of manifestsOf(d, task)) removeInstalled(m);
 }
 
 /** Objects written this build, by `id:taskhash`, waiting for their task's siginfo. */
@@ -126,7 +131,16 @@ export const plugin: KilnPlugin<Kiln> = {
       if (t) clean(t);
     });
     kiln.hooks.taskPost.tapPromise(PLUGIN_NAME, async (task, d, result) => {
-      if (result.ok) await afterTask(task, d);
+      if (!result.ok) return;
+      // do_clean (as OpenEmbedded's sstate_cleanall): what the recipe installed into shared trees goes too
+      if (task.task === "do_clean") removeRecipeOutputs(d);
+      else await afterTask(task, d);
+    });
+    // do_cleansstate: the recipe's objects in SSTATE_DIR, every taskhash
+    kiln.hooks.taskFunction.for("do_cleansstate").tapPromise(PLUGIN_NAME, async (_task, d, ctx) => {
+      const removed = removeRecipeObjects(d);
+      ctx.note(`Removed ${removed.length} shared state file${removed.length === 1 ? "" : "s"} of ${String(d.getVar("PN"))}`);
+      return true;
     });
     // setscene bodies: every `do_x_setscene` hook as it is created
     kiln.hooks.taskFunction.intercept({

@@ -4,7 +4,7 @@
  * partial object where another build would look; verified before use, and an
  * object that fails verification is moved aside (`.bad`) and never used again.
  */
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DataStore } from "@kiln/core";
 import { KilnError } from "@kiln/core";
@@ -38,6 +38,40 @@ export function compressionFor(d: DataStore): Compression {
   throw new KilnError("USAGE_ERROR", `SSTATE_COMPRESSION is '${v}'; kiln knows zstd and xz`);
 }
 
+/** The tasks SSTATETASKS lists. */
+export const sstateTaskNames = (d: DataStore): string[] => words(d.getVar("SSTATETASKS"));
+
+/** The manifests of `task`'s shared trees: `${SSTATE_MANIFESTS}/manifest-<arch>-<pn>.<task>`, then `.1`, `.2`... for further output dirs. */
+export function manifestsOf(d: DataStore, task: string, outputs = words(d.getVarFlag(task, "sstate-outputdirs")).length): string[] {
+  const base = join(String(d.getVar("SSTATE_MANIFESTS")), `manifest-${d.getVar("SSTATE_PKGARCH")}-${d.getVar("PN")}.${task.replace(/^do_/, "")}`);
+  return Array.from({ length: outputs }, (_, i) => (i === 0 ? base : `${base}.${i}`));
+}
+
+/**
+ * do_cleansstate: every object of `d`'s recipe in SSTATE_DIR, whatever its taskhash
+ * (`<hash[0:2]>/<SSTATE_PKGSPEC>*_<task>.*`, with .sha256/.siginfo/.sig siblings), for
+ * every task SSTATETASKS lists; the paths removed.
+ */
+export function removeRecipeObjects(d: DataStore): string[] {
+  const dir = String(d.getVar("SSTATE_DIR") ?? "");
+  const spec = String(d.getVar("SSTATE_PKGSPEC") ?? "");
+  if (!dir || !spec || !existsSync(dir)) return [];
+  const suffixes = sstateTaskNames(d).map((task) => `_${String(d.getVarFlag(task, "sstate-name") ?? task).replace(/^do_/, "")}.`);
+  const removed: string[] = [];
+  for (const sub of readdirSync(dir)) {
+    if (!/^[0-9a-f]{2}$/.test(sub)) continue;
+    for (const name of readdirSync(join(dir, sub))) {
+      if (!name.startsWith(spec)) continue;
+      const rest = name.slice(spec.length);
+      // <taskhash>_<task>.<ext>[.<sibling>]: the spec is followed by a hash, nothing else
+      if (!/^[0-9a-f]+_/.test(rest) || !suffixes.some((s) => rest.includes(s))) continue;
+      rmSync(join(dir, sub, name), { force: true });
+      removed.push(join(dir, sub, name));
+    }
+  }
+  return removed;
+}
+
 /** The sstate description of `task` in a task DataStore, if SSTATETASKS lists it. */
 export function sstateTaskOf(d: DataStore, task: string): SstateTask | undefined {
   if (!words(d.getVar("SSTATETASKS")).includes(task)) return undefined;
@@ -48,7 +82,6 @@ export function sstateTaskOf(d: DataStore, task: string): SstateTask | undefined
   if (inputdirs.length !== outputdirs.length) {
     throw new KilnError("FATAL", `${task}: [sstate-inputdirs] and [sstate-outputdirs] must pair up (${inputdirs.length} vs ${outputdirs.length} entries)`);
   }
-  const base = join(String(d.getVar("SSTATE_MANIFESTS")), `manifest-${d.getVar("SSTATE_PKGARCH")}-${d.getVar("PN")}.${task.replace(/^do_/, "")}`);
   return {
     task,
     owner: `${d.getVar("PN")}:${task}`,
@@ -56,7 +89,7 @@ export function sstateTaskOf(d: DataStore, task: string): SstateTask | undefined
     inputdirs,
     outputdirs,
     plaindirs: words(d.getVarFlag(task, "sstate-plaindirs")),
-    manifests: outputdirs.map((_, i) => (i === 0 ? base : `${base}.${i}`)),
+    manifests: manifestsOf(d, task, outputdirs.length),
     // [sstate-name] names the object (OE: "populate_sysroot"); the task name otherwise
     object: objectPath(String(d.getVar("SSTATE_DIR")), String(d.getVar("SSTATE_PKGSPEC") ?? ""), taskhash, String(d.getVarFlag(task, "sstate-name") ?? task), compressionFor(d)),
     allowOverlap: words(d.getVar("SSTATE_ALLOW_OVERLAP_FILES")),

@@ -14,7 +14,7 @@ export interface Block {
   lines: string[];
 }
 
-const PREFIX = { debug: "DEBUG", note: "NOTE", warn: "WARNING", error: "ERROR" } as const;
+const PREFIX = { debug: "DEBUG", note: "NOTE", plain: "", warn: "WARNING", error: "ERROR" } as const;
 
 export function startedBlock(event: BuildStartedEvent): Block {
   return { to: "out", lines: [`NOTE: Executing Tasks (${event.toRun} of ${event.total} need to run)`] };
@@ -23,6 +23,8 @@ export function startedBlock(event: BuildStartedEvent): Block {
 /** undefined for debug messages unless verbose. */
 export function logBlock(event: LogEvent, verbose: boolean): Block | undefined {
   if (event.level === "debug" && !verbose) return undefined;
+  // bb.plain: the line as it is
+  if (event.level === "plain") return { to: "out", lines: [event.message] };
   const where = event.task ? `${event.task}: ` : "";
   return { to: event.level === "error" ? "err" : "out", lines: [`${PREFIX[event.level]}: ${where}${event.message}`] };
 }

@@ -124,6 +124,29 @@ async function fetchOne(u: SrcUri, d: DataStore, hooks: KilnHooks): Promise<void
   });
 }
 
+/**
+ * do_cleanall (BitBake's fetcher clean): the downloaded files of SRC_URI and their
+ * .done stamps removed from DL_DIR, each under the lock its download takes. file://
+ * entries stay, and so do the clones of whole-source fetchers (git), which other
+ * recipes share. Returns the paths removed.
+ */
+export async function cleanSources(d: DataStore, hooks: KilnHooks): Promise<string[]> {
+  const removed: string[] = [];
+  for (const u of srcUris(d)) {
+    if (u.scheme === "file" || hooks.fetchSource.get(u.scheme)?.isUsed()) continue;
+    const dest = localPath(u, d);
+    if (!existsSync(dest) && !existsSync(`${dest}.done`)) continue;
+    await withLocks([`${dest}.lock`], async () => {
+      for (const p of [`${dest}.done`, dest]) {
+        if (!existsSync(p)) continue;
+        rmSync(p, { recursive: true, force: true });
+        removed.push(p);
+      }
+    });
+  }
+  return removed;
+}
+
 /** do_fetch: every SRC_URI entry present (remote ones in DL_DIR, checked). */
 export async function fetchSources(d: DataStore, hooks: KilnHooks): Promise<void> {
   for (const u of srcUris(d)) {

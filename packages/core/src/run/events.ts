@@ -74,7 +74,8 @@ export interface BuildCompletedEvent {
 /** A message from a task (kiln.note/warn in JS, handlers) or from the run queue. */
 export interface LogEvent {
   type: "Log";
-  level: "debug" | "note" | "warn" | "error";
+  /** `plain`: a line shown as it is (bb.plain), e.g. do_listtasks's. */
+  level: "debug" | "note" | "plain" | "warn" | "error";
   message: string;
   /** The task that logged it, if any. */
   task?: string;

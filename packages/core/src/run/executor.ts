@@ -19,7 +19,7 @@ import { fireMetadataHandlers } from "./handlers.js";
 import { runJsFunction, taskJsApi } from "./js-task.js";
 import { withLocks } from "./locks.js";
 import { runShell, type ShellRun } from "./shell.js";
-import { fetchSources } from "../fetch/download.js";
+import { cleanSources, fetchSources } from "../fetch/download.js";
 import { unpackSources } from "../fetch/unpack.js";
 import { patchSources } from "../fetch/patch.js";
 
@@ -109,17 +109,18 @@ class TaskExecution {
   ) {
     this.ref = taskRef(node);
     const log = (level: LogEvent["level"], label: string) => (message: string) => {
-      this.appendLog(`${label}: ${message}`);
+      this.appendLog(label ? `${label}: ${message}` : message);
       env.hooks.log.call({ type: "Log", level, message, task: this.ref.id, time: Date.now() });
     };
     this.api = taskJsApi(
-      { note: log("note", "NOTE"), warn: log("warn", "WARNING"), debug: log("debug", "DEBUG") },
+      { note: log("note", "NOTE"), plain: log("plain", ""), warn: log("warn", "WARNING"), debug: log("debug", "DEBUG") },
       env.plugins,
       (name) => this.execFunc(name),
       {
         download: (store) => fetchSources(store as DataStore, env.hooks),
         unpack: (store) => unpackSources(store as DataStore, env.hooks),
         patch: (store) => patchSources(store as DataStore),
+        clean: (store) => cleanSources(store as DataStore, env.hooks),
       },
     );
   }

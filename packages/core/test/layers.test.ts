@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Kiln, KilnError, clearFileCache, approvedVariables, cleanEnvironment, appendsFor } from "../src/index.js";
-import { twoLayerBuild, tempTree, type TempTree } from "./helpers.js";
+import { expectThrown, twoLayerBuild, tempTree, type TempTree } from "./helpers.js";
 
 const ENV = { PATH: "/usr/bin:/bin", HOME: "/root" };
 let tree: TempTree;
@@ -117,6 +117,28 @@ describe("configuration from a build directory", () => {
     tree.remove();
     tree = layerConfs("", `BBFILES_DYNAMIC = "no-colon-here"\n`);
     expect(() => kilnIn(tree).configuration()).toThrow(/BBFILES_DYNAMIC entries must be of the form/);
+  });
+
+  it("a renamed variable (BitBake's own, or BB_RENAMED_VARIABLES) is an error naming the new name and where it was set", async () => {
+    tree = twoLayerBuild({ "build/conf/local.conf": `MACHINE = "m1"\nBB_ENV_WHITELIST = "FOO"\nBB_STAMP_POLICY = "full"\n` });
+    const err = expectThrown(() => kilnIn(tree).configuration(), KilnError, "PARSE_ERROR");
+    expect(err.message).toContain(`Variable BB_ENV_WHITELIST has been renamed to BB_ENV_PASSTHROUGH (file: ${tree.path("build/conf/local.conf")} line: 2)`);
+    expect(err.message).toContain("Variable BB_STAMP_POLICY is a deprecated variable and support has been removed");
+    tree.remove();
+    // a layer's own renames; a recipe that uses the old name fails to parse, the others parse
+    tree = twoLayerBuild({
+      "meta-a/conf/layer.conf":
+        `BBPATH .= ":\${LAYERDIR}"\nBBFILES += "\${LAYERDIR}/recipes/*.bb"\nBBFILE_COLLECTIONS += "a"\nBBFILE_PATTERN_a = "^\${LAYERDIR}/"\nBBFILE_PRIORITY_a = "5"\n` +
+        `BB_RENAMED_VARIABLES[OLD_FLAGS] = "NEW_FLAGS"\n`,
+      "meta-a/recipes/old_1.0.bb": `OLD_FLAGS:append = " x"\n`,
+      "meta-a/recipes/oldflag_1.0.bb": `OLD_FLAGS[doc] = "x"\n`,
+      "meta-a/recipes/fine_1.0.bb": `NEW_FLAGS = "x"\n`,
+    });
+    const parsed = await kilnIn(tree).parseAll();
+    expect(parsed.recipes.map((r) => r.pn)).toEqual(["fine"]);
+    const messages = parsed.errors.map((e) => e.message).join("\n");
+    expect(messages).toMatch(/Variable OLD_FLAGS has been renamed to NEW_FLAGS \(file: .*old_1\.0\.bb line: 1 referenced as: OLD_FLAGS:append\)/);
+    expect(messages).toMatch(/Variable OLD_FLAGS has been renamed to NEW_FLAGS \(file: .*oldflag_1\.0\.bb line: 1\)/);
   });
 
   it("a BBLAYERS entry that does not exist is a LAYER_ERROR", () => {

@@ -85,8 +85,37 @@ export function setDefaultInlineScope(factory: InlineScopeFactory): void {
   defaultInlineScope = factory;
 }
 
+/**
+ * Variables BitBake renamed or dropped (data_smart's bitbake_renamed_vars): setting
+ * one is an error naming the new name. `BB_RENAMED_VARIABLES[old] = "new"` adds more;
+ * a value with a space is shown instead of "has been renamed to".
+ */
+const RENAMED_VARIABLES: ReadonlyMap<string, string> = new Map([
+  ["BB_ENV_WHITELIST", "BB_ENV_PASSTHROUGH"],
+  ["BB_ENV_EXTRAWHITE", "BB_ENV_PASSTHROUGH_ADDITIONS"],
+  ["BB_HASHBASE_WHITELIST", "BB_BASEHASH_IGNORE_VARS"],
+  ["BB_HASHCONFIG_WHITELIST", "BB_HASHCONFIG_IGNORE_VARS"],
+  ["BB_HASHTASK_WHITELIST", "BB_TASKHASH_IGNORE_TASKS"],
+  ["BB_SETSCENE_ENFORCE_WHITELIST", "BB_SETSCENE_ENFORCE_IGNORE_TASKS"],
+  ["MULTI_PROVIDER_WHITELIST", "BB_MULTI_PROVIDER_ALLOWED"],
+  ["BB_STAMP_WHITELIST", "is a deprecated variable and support has been removed"],
+  ["BB_STAMP_POLICY", "is a deprecated variable and support has been removed"],
+]);
+
+/** Where the errors about renamed variables set in a store are kept (BitBake marks _FAILPARSINGERRORHANDLED). */
+export const RENAME_ERRORS_VAR = "__BB_RENAME_ERRORS";
+
+/** Variables BitBake renamed, set anyway (DataStore records them): an error listing each, as BitBake halts parsing. */
+export function failOnRenamedVariables(d: DataStore, what: string): void {
+  const errors = d.getVar(RENAME_ERRORS_VAR, false) as string[] | undefined;
+  if (!errors?.length) return;
+  throw new KilnError("PARSE_ERROR", `${what} sets renamed variables:\n  ${errors.join("\n  ")}`, { hint: "use the new names (BB_RENAMED_VARIABLES lists them)" });
+}
+
 export class DataStore {
   private vars: CowMap<Entry>;
+  /** Renamed variables: shared with copies until one adds to it. */
+  private renames: ReadonlyMap<string, string> = RENAMED_VARIABLES;
   private overridedata: CowMap<readonly OverridePair[]>;
   private overrides: string[] | null = null;
   private overridesSet = new Set<string>();
@@ -105,6 +134,7 @@ export class DataStore {
       this.overridevars = new Set(from.overridevars);
       this.history = from.history ? from.history.copy() : null;
       this.inlineScope = from.inlineScope;
+      this.renames = from.renames;
     } else {
       this.vars = new CowMap();
       this.overridedata = new CowMap();
@@ -167,6 +197,9 @@ export class DataStore {
         `Variable ${name}${where} contains an operation using the old override syntax; use ':' (e.g. VAR:append)`,
       );
     }
+    const colon = name.indexOf(":");
+    const short = colon < 0 ? name : name.slice(0, colon);
+    if (this.renames.has(short)) this.renamedVariable(short, opts, name);
     const m = SETVAR_RE.exec(name);
     if (m) {
       const [, base, keyword, override] = m;
@@ -205,6 +238,8 @@ export class DataStore {
 
   setVarFlag(name: string, flag: string, value: unknown, opts: SetOptions = {}): void {
     this.invalidate();
+    if (name === "BB_RENAMED_VARIABLES") this.renames = new Map([...this.renames, [flag, String(value)]]);
+    if (this.renames.has(name)) this.renamedVariable(name, opts);
     this.recordHistory(name, { ...opts, flag, detail: opts.detail ?? value });
     const e = this.ownEntry(name);
     e[flag] = value;
@@ -212,6 +247,17 @@ export class DataStore {
       if (name.includes(":")) this.updateOverrides(name);
       if (this.overridevars.has(name)) this.updateOverrideVars(name);
     }
+  }
+
+  /** bb's _print_rename_error: recorded once per message in RENAME_ERRORS_VAR; loading the configuration or a recipe then fails with them. */
+  private renamedVariable(name: string, opts: SetOptions, full?: string): void {
+    const info = [opts.file ? `file: ${opts.file}` : "", opts.line ? `line: ${opts.line}` : "", full && full !== name ? `referenced as: ${full}` : ""].filter(Boolean).join(" ");
+    const rename = this.renames.get(name) as string;
+    const message = `Variable ${name} ${rename.includes(" ") ? rename : `has been renamed to ${rename}`}${info ? ` (${info})` : ""}`;
+    const e = this.ownEntry(RENAME_ERRORS_VAR);
+    const list = (e._content as string[] | undefined) ?? [];
+    if (!list.includes(message)) e._content = [...list, message];
+    this.invalidate();
   }
 
   setVarFlags(name: string, flags: Record<string, unknown>, opts: SetOptions = {}): void {

@@ -7,7 +7,7 @@
 import { existsSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { createRequire } from "node:module";
-import { DataStore } from "../data/datastore.js";
+import { DataStore, failOnRenamedVariables } from "../data/datastore.js";
 import { LayerError, ParseError } from "../errors.js";
 import { ParseSession, evaluateFile, inherit } from "../parse/evaluate.js";
 import { which } from "../parse/files.js";
@@ -162,6 +162,7 @@ export function loadConfiguration(options: LoadConfigOptions = {}): Configuratio
     inherit(cls, data, session, { file: "[INHERIT]", line: 1, column: 1 }, false);
   }
   data.setVar("__bbclasstype", "recipe", { ignore: true });
+  failOnRenamedVariables(data, "the configuration");
   return { d: data, session, topdir: String(data.getVar("TOPDIR")), bblayersConf, layers, env };
 }
 

@@ -7,6 +7,7 @@ import type { DataStore } from "../data/datastore.js";
 import { expandKeys } from "../data/expand-keys.js";
 import { attributeJsError, buildScope, compileFunction, functionSource } from "../js/functions.js";
 import { evaluateFile, inherit, ParseSession } from "./evaluate.js";
+import { failOnRenamedVariables } from "../data/datastore.js";
 
 export { ParseSession } from "./evaluate.js";
 
@@ -69,9 +70,11 @@ export function parseRecipeVariants(d: DataStore, path: string, options: ParseRe
     d.setVar("__SKIPPED", err.message, { ignore: true });
     return out;
   }
+  failOnRenamedVariables(d, path);
   // copies never see each other's writes: `unfinalised` stays as the recipe left it
   const unfinalised = d.createCopy();
   finaliseOrSkip(d, session);
+  failOnRenamedVariables(d, path);
   const extended = [...new Set(String(d.getVar("BBCLASSEXTEND") ?? "").split(/\s+/).filter(Boolean))];
   if (!extended.length) return out;
   const pn = String(d.getVar("PN") ?? "");
@@ -89,6 +92,7 @@ export function parseRecipeVariants(d: DataStore, path: string, options: ParseRe
     const deferred = (v.getVar("__BBDEFINHERITS", false) as [string, string, number][] | undefined) ?? [];
     v.setVar("__BBDEFINHERITS", [...deferred, [cls as string, path, 1]], { ignore: true });
     finaliseOrSkip(v, session);
+    failOnRenamedVariables(v, variantFile(name, path));
     out.set(name, v);
   }
   return out;

@@ -11,20 +11,26 @@ import { setTimeout as sleep } from "node:timers/promises";
 
 const queues = new Map<string, Promise<void>>();
 
-function ownerAlive(path: string): boolean {
+/**
+ * Whose lock file `path` is: a live process's, a dead one's, or nobody's (it vanished
+ * while we looked). Only a dead owner's is ever removed: treating a vanished file as
+ * dead removed the takeover lock another process had just made, so two processes took
+ * a stale lock over at once and both held it.
+ */
+function owner(path: string): "alive" | "dead" | "absent" {
   let pid: number;
   try {
     pid = Number.parseInt(readFileSync(path, "utf8"), 10);
   } catch {
-    return false; // vanished while we looked: not held
+    return "absent";
   }
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  if (pid === process.pid) return true;
+  if (!Number.isInteger(pid) || pid <= 0) return "dead";
+  if (pid === process.pid) return "alive";
   try {
     process.kill(pid, 0);
-    return true;
+    return "alive";
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+    return (err as NodeJS.ErrnoException).code === "EPERM" ? "alive" : "dead";
   }
 }
 
@@ -52,19 +58,21 @@ async function acquireFile(path: string, signal?: AbortSignal): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
   for (let wait = 5; ; wait = Math.min(wait * 2, 200)) {
     if (tryCreate(path)) return;
-    if (!ownerAlive(path)) {
+    const state = owner(path);
+    if (state === "absent") continue; // released meanwhile: try again at once
+    if (state === "dead") {
       // a dead owner's lock is removed by one waiter only, the one holding the
       // takeover lock: two removing it at once could remove a new live lock
       const takeover = `${path}.takeover`;
       if (tryCreate(takeover)) {
         try {
-          if (!ownerAlive(path)) rmSync(path, { force: true });
+          if (owner(path) === "dead") rmSync(path, { force: true });
         } finally {
           rmSync(takeover, { force: true });
         }
         continue;
       }
-      if (!ownerAlive(takeover)) rmSync(takeover, { force: true }); // a taker that died itself
+      if (owner(takeover) === "dead") rmSync(takeover, { force: true }); // a taker that died itself
     }
     signal?.throwIfAborted();
     await sleep(wait);

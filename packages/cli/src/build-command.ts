@@ -7,7 +7,7 @@ import { Kiln, UsageError, writeGraphFiles, type KilnOptions } from "@kiln/core"
 import { cliKilnOptions } from "./plugins.js";
 import { EXIT } from "./errors.js";
 import type { Output } from "./output.js";
-import { attachReporter, reporterKind } from "./reporters/index.js";
+import { attachReporter, loadLiveReporter, reporterKind } from "./reporters/index.js";
 import { printdiff } from "./sig-commands.js";
 
 export interface BuildCommandOptions {
@@ -91,7 +91,9 @@ export async function buildCommand(ctx: BuildContext, o: BuildCommandOptions): P
     return graph.errors.length ? EXIT.FAILED : EXIT.OK;
   }
 
-  const reporter = attachReporter(reporterKind({ json: o.json, isTTY: ctx.interactive }), kiln.hooks, ctx.io, { verbose: o.debug });
+  const kind = reporterKind({ json: o.json, isTTY: ctx.interactive });
+  if (kind === "live") await loadLiveReporter();
+  const reporter = attachReporter(kind, kiln.hooks, ctx.io, { verbose: o.debug });
   const controller = new AbortController();
   try {
     const result = await withSignals(controller, () =>

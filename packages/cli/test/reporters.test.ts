@@ -1,6 +1,9 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createHooks, type BuildCompletedEvent, type BuildEvent, type KilnHooks } from "@kiln/core";
-import { attachReporter, reporterKind } from "../src/reporters/index.js";
+import { attachReporter, loadLiveReporter, reporterKind } from "../src/reporters/index.js";
+
+// the live reporter's terminal library is imported on demand, as build-command does
+beforeAll(() => loadLiveReporter());
 import type { Output } from "../src/output.js";
 
 const T0 = Date.UTC(2024, 0, 1);

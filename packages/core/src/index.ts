@@ -8,6 +8,7 @@ export { parseText } from "./parse/parser.js";
 export type { Statement, Syntax } from "./parse/ast.js";
 export { clearFileCache } from "./parse/files.js";
 export { vercmp, splitVersion } from "./util/version.js";
+export { loadExeca, loadTarStream } from "./util/lazy-modules.js";
 export { createKilnJsApi, defaultKilnJsApi, type KilnJsApi, type MetadataLogger } from "./js/kiln-api.js";
 export { buildScope, setKilnApi } from "./js/functions.js";
 export { utils } from "./js/utils.js";

@@ -9,7 +9,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { execa } from "execa";
+import { loadExeca } from "@kiln/core";
 import { FetchError, KilnError, writeAtomicSync, type DataStore, type Kiln } from "@kiln/core";
 import { parse as parseControl } from "debian-control";
 import { decompress } from "@kiln/package";
@@ -85,7 +85,7 @@ async function verifySignature(signed: Buffer, keyring: string, what: string): P
   if (!existsSync(keyring)) throw new KilnError("FATAL", `${what}: keyring ${keyring} does not exist`, { hint: "set DEBIAN_KEYRING to the archive's keyring (an OpenPGP keyring file)" });
   let result;
   try {
-    result = await execa("gpgv", ["--keyring", keyring, "--status-fd", "1", "-"], { input: signed, reject: false });
+    result = await (await loadExeca())("gpgv", ["--keyring", keyring, "--status-fd", "1", "-"], { input: signed, reject: false });
   } catch (cause) {
     throw new KilnError("FATAL", `${what}: cannot run gpgv`, { hint: "install gpgv", cause });
   }

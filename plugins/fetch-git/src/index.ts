@@ -8,7 +8,7 @@
  * what the clone in DL_DIR already has. BB_GENERATE_MIRROR_TARBALLS = "1" also
  * writes `DL_DIR/git2_<name>.tar.gz` (deterministic) for mirrors to serve.
  */
-import { execa } from "execa";
+import { loadExeca } from "@kiln/core";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { FetchError, parseSrcUri, withLocks, type DataStore, type Kiln, type KilnPlugin, type SrcUri } from "@kiln/core";
@@ -17,7 +17,7 @@ export const PLUGIN_NAME = "kiln:fetch-git";
 export const schemes = ["git"] as const;
 
 async function git(args: string[], cwd?: string): Promise<string> {
-  const r = await execa("git", args, { cwd, reject: false, env: { GIT_TERMINAL_PROMPT: "0" } });
+  const r = await (await loadExeca())("git", args, { cwd, reject: false, env: { GIT_TERMINAL_PROMPT: "0" } });
   if (r.exitCode !== 0) throw new Error(`git ${args.join(" ")} failed: ${r.stderr.trim() || r.stdout.trim()}`);
   return r.stdout.trim();
 }
@@ -50,7 +50,7 @@ async function revision(u: SrcUri, d: DataStore): Promise<string> {
 }
 
 async function hasCommit(dir: string, rev: string): Promise<boolean> {
-  return existsSync(dir) && (await execa("git", ["cat-file", "-e", `${rev}^{commit}`], { cwd: dir, reject: false })).exitCode === 0;
+  return existsSync(dir) && (await (await loadExeca())("git", ["cat-file", "-e", `${rev}^{commit}`], { cwd: dir, reject: false })).exitCode === 0;
 }
 
 async function fetchGit(u: SrcUri, d: DataStore): Promise<true> {
@@ -67,7 +67,7 @@ async function fetchGit(u: SrcUri, d: DataStore): Promise<true> {
         const tmp = `${dir}.tmp.${process.pid}`;
         rmSync(tmp, { recursive: true, force: true });
         await git(["clone", "--bare", "--mirror", remoteUrl(u), tmp]);
-        await execa("mv", [tmp, dir]);
+        await (await loadExeca())("mv", [tmp, dir]);
       } else {
         await git(["fetch", "--prune", remoteUrl(u), "+refs/*:refs/*"], dir);
       }
@@ -79,7 +79,7 @@ async function fetchGit(u: SrcUri, d: DataStore): Promise<true> {
   });
   const branch = u.params.branch;
   if (branch && u.params.nobranch !== "1") {
-    const contains = await execa("git", ["branch", "--contains", rev, "--list", branch], { cwd: dir, reject: false });
+    const contains = await (await loadExeca())("git", ["branch", "--contains", rev, "--list", branch], { cwd: dir, reject: false });
     if (!contains.stdout.trim()) throw new FetchError(`${u.url}: revision ${rev} is not on branch ${branch}`, { url: u.url, hint: "set nobranch=1 to allow it" });
   }
   return true;
@@ -96,12 +96,12 @@ async function writeMirrorTarball(u: SrcUri, d: DataStore): Promise<void> {
   const dir = cloneDir(u, d);
   const tmp = `${tarball}.tmp.${process.pid}`;
   // deterministic: sorted, root-owned, mtimes clamped, so an unchanged clone gives the same bytes
-  const r = await execa("sh", ["-c", `tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$1" -cf - . | gzip -n > "$2"`, "sh", dir, tmp], { reject: false });
+  const r = await (await loadExeca())("sh", ["-c", `tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$1" -cf - . | gzip -n > "$2"`, "sh", dir, tmp], { reject: false });
   if (r.exitCode !== 0) {
     rmSync(tmp, { force: true });
     throw new FetchError(`Writing the mirror tarball of ${u.url} failed: ${r.stderr.trim()}`, { url: u.url });
   }
-  await execa("mv", [tmp, tarball]);
+  await (await loadExeca())("mv", [tmp, tarball]);
 }
 
 async function unpackGit(u: SrcUri, dest: string, d: DataStore): Promise<true> {

@@ -13,8 +13,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import tar from "tar-stream";
-import { execa } from "execa";
+import { loadExeca, loadTarStream } from "@kiln/core";
 import { extractTarStream, KilnError } from "@kiln/core";
 import { decompress } from "@kiln/package";
 import type { MaintainerScript, OpenedPackage, RootfsBackend, RootfsContext } from "./backend.js";
@@ -156,8 +155,8 @@ function readCpio(buf: Buffer, what: string): CpioMember[] {
 const COMPRESSORS: Record<string, string> = { gzip: "gz", xz: "xz", zstd: "zst", "": "" };
 
 /** The payload as a tar stream, for core's extractor (its checks apply to rpms too). */
-function cpioAsTar(members: CpioMember[]): Readable {
-  const pack = tar.pack();
+async function cpioAsTar(members: CpioMember[]): Promise<Readable> {
+  const pack = (await loadTarStream()).pack();
   for (const m of members) {
     const kind = m.mode & 0o170000;
     const header = { name: m.name, mode: m.mode & 0o7777, mtime: new Date(m.mtime * 1000), uid: 0, gid: 0 };
@@ -228,7 +227,7 @@ async function openRpm(file: string, expected: string): Promise<OpenedPackage> {
     conffiles,
     extra: {},
     async extract(dest) {
-      await extractTarStream(cpioAsTar(await payload()), dest, `package ${r.name} (${file})`, { anyLinkTarget: true });
+      await extractTarStream(await cpioAsTar(await payload()), dest, `package ${r.name} (${file})`, { anyLinkTarget: true });
     },
     async members() {
       return new Map((await payload()).map((m) => [m.name.replace(/^\.?\//, "").replace(/\/+$/, ""), { mode: m.mode & 0o7777, mtime: m.mtime }]));
@@ -295,12 +294,12 @@ export const rpmBackend = (plugin: string): RootfsBackend => ({
   open: (file, p) => openRpm(file, p.name),
   async writeDatabase(installed, rc) {
     if (!installed.length) return;
-    const rpm = await execa("rpm", ["--version"], { reject: false });
+    const rpm = await (await loadExeca())("rpm", ["--version"], { reject: false });
     if (rpm.failed) {
       rc.ctx.warn(`${String(rc.d.getVar("PN"))}: the host has no rpm: files are installed, but ${rc.rootfs}/var/lib/rpm has no database`);
       return;
     }
-    const r = await execa(
+    const r = await (await loadExeca())(
       "rpm",
       ["--root", rc.rootfs, "--dbpath", "/var/lib/rpm", "-i", "--justdb", "--nodeps", "--noscripts", "--notriggers", "--ignorearch", "--ignoreos", "--ignoresize", "--nosignature", "--nodigest", ...installed.map((ip) => ip.opened.file)],
       { reject: false, all: true, env: { LC_ALL: "C", HOME: rc.rootfs, SOURCE_DATE_EPOCH: String(rc.epoch) }, cancelSignal: rc.ctx.signal },

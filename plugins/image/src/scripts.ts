@@ -7,7 +7,7 @@
  */
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { execa } from "execa";
+import { loadExeca } from "@kiln/core";
 
 export interface ScriptRun {
   code: number;
@@ -27,7 +27,7 @@ export async function runScript(pkg: string, kind: string, body: string, o: Scri
   mkdirSync(o.scratch, { recursive: true });
   const file = join(o.scratch, `${pkg}.${kind}`);
   writeFileSync(file, body, { mode: 0o755 });
-  const r = await execa("sh", [file, ...o.args], {
+  const r = await (await loadExeca())("sh", [file, ...o.args], {
     cwd: o.rootfs,
     env: { ...o.env, D: o.rootfs },
     extendEnv: false,

@@ -3,7 +3,7 @@
  * DEPLOY_DIR_RPM/<arch>/ (through shared state); `repodata/` beside them when
  * createrepo_c is installed (the one well-kept tool for it), otherwise noted.
  */
-import { execa } from "execa";
+import { loadExeca } from "@kiln/core";
 import { join } from "node:path";
 import { withLocks, type DataStore, type Kiln, type KilnPlugin } from "@kiln/core";
 import { archDir, registerPackageWriter, type DependencyList, type PackageToWrite } from "@kiln/package";
@@ -62,7 +62,7 @@ export async function writeRpmFor(p: PackageToWrite, dir: string, d: DataStore):
 
 let createrepo: Promise<boolean> | undefined;
 const hasCreaterepo = () =>
-  (createrepo ??= execa("createrepo_c", ["--version"]).then(
+  (createrepo ??= loadExeca().then((execa) => execa("createrepo_c", ["--version"])).then(
     () => true,
     () => false,
   ));
@@ -74,7 +74,7 @@ async function writeRepodata(dir: string, kiln: Kiln): Promise<void> {
     return;
   }
   await withLocks([join(dir, ".index.lock")], async () => {
-    await execa("createrepo_c", ["--quiet", "--update", "--no-database", "--excludes", "*.tmp.*", dir]);
+    await (await loadExeca())("createrepo_c", ["--quiet", "--update", "--no-database", "--excludes", "*.tmp.*", dir]);
   });
 }
 

@@ -9,8 +9,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import tar from "tar-stream";
-import { readAr, withLocks, writeAtomicSync } from "@kiln/core";
+import { loadTarStream, readAr, withLocks, writeAtomicSync } from "@kiln/core";
 import { decompress } from "./compress.js";
 
 /** The `control` file of a .deb/.ipk. */
@@ -19,6 +18,7 @@ export async function readControl(file: string): Promise<string> {
   const member = members.find((m) => m.name.startsWith("control.tar"));
   if (!member) throw new Error(`${file} has no control.tar member`);
   const tarBytes = await decompress(member.data, member.name.slice("control.tar".length).replace(/^\./, ""));
+  const tar = await loadTarStream();
   return new Promise((resolve, reject) => {
     const extract = tar.extract();
     let control: string | undefined;

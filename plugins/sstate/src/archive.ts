@@ -8,11 +8,10 @@
  * not by a tar program); the zstd program compresses zstd (Node 20 has no zstd),
  * lzma-native compresses xz in process.
  */
-import { execa } from "execa";
+import { loadExeca, loadTarStream } from "@kiln/core";
 import { createReadStream, createWriteStream, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import tar from "tar-stream";
 import { extractTarStream } from "@kiln/core";
 
 export interface ArchiveRoot {
@@ -61,7 +60,7 @@ async function compressor(compression: Compression, level?: number): Promise<{ i
     const c = lzma.createCompressor({ preset: level ?? 6, threads: 1 });
     return { input: c, output: c, done: Promise.resolve() };
   }
-  const zstd = execa("zstd", ["-q", "-c", `-${level ?? 3}`, "-T1"], { stdin: "pipe", stdout: "pipe", buffer: false });
+  const zstd = (await loadExeca())("zstd", ["-q", "-c", `-${level ?? 3}`, "-T1"], { stdin: "pipe", stdout: "pipe", buffer: false });
   return { input: zstd.stdin, output: zstd.stdout, done: zstd };
 }
 
@@ -71,7 +70,7 @@ async function decompressor(archive: string): Promise<{ output: NodeJS.ReadableS
     const dec = lzma.createDecompressor();
     return { output: createReadStream(archive).pipe(dec), done: Promise.resolve() };
   }
-  const unzstd = execa("zstd", ["-q", "-d", "-c", archive], { stdout: "pipe", buffer: false, stdin: "ignore" });
+  const unzstd = (await loadExeca())("zstd", ["-q", "-d", "-c", archive], { stdout: "pipe", buffer: false, stdin: "ignore" });
   return { output: unzstd.stdout, done: unzstd };
 }
 
@@ -93,7 +92,7 @@ export async function createArchive(roots: ArchiveRoot[], out: string, options: 
     members.push({ name: root.prefix, path: root.dir, type: "directory", mode: 0o755 });
     walk(root, "", members);
   }
-  const pack = tar.pack();
+  const pack = (await loadTarStream()).pack();
   const mtime = new Date(options.mtime * 1000);
   const rewritten: string[] = [];
   const z = await compressor(options.compression ?? "zstd", options.level);

@@ -4,7 +4,7 @@
  * used only when `gpgv` accepts its signature against SSTATE_SIG_KEYRING (default:
  * the keyring of GNUPGHOME). The GNUPGHOME used is the variable's, else the process's.
  */
-import { execa } from "execa";
+import { loadExeca } from "@kiln/core";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { DataStore } from "@kiln/core";
@@ -27,7 +27,7 @@ export function mustVerify(d: DataStore): boolean {
 /** Write `${file}.sig`: a detached, binary signature by `key`. */
 export async function sign(file: string, sigFile: string, key: string, d: DataStore): Promise<void> {
   const home = gnupgHome(d);
-  const r = await execa("gpg", ["--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase", String(d.getVar("SSTATE_SIG_PASSPHRASE") ?? ""), "--local-user", key, "--detach-sign", "--output", sigFile, file], {
+  const r = await (await loadExeca())("gpg", ["--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase", String(d.getVar("SSTATE_SIG_PASSPHRASE") ?? ""), "--local-user", key, "--detach-sign", "--output", sigFile, file], {
     env: home ? { GNUPGHOME: home } : {},
     reject: false,
   });
@@ -41,6 +41,6 @@ export async function verify(file: string, d: DataStore): Promise<void> {
   const home = gnupgHome(d);
   const keyring = String(d.getVar("SSTATE_SIG_KEYRING") ?? "") || (home ? join(home, "pubring.kbx") : "");
   const args = keyring ? ["--keyring", keyring, sig, file] : [sig, file];
-  const r = await execa("gpgv", args, { env: home ? { GNUPGHOME: home } : {}, reject: false });
+  const r = await (await loadExeca())("gpgv", args, { env: home ? { GNUPGHOME: home } : {}, reject: false });
   if (r.exitCode !== 0) throw new KilnError("FATAL", `the signature of sstate object ${file} does not verify: ${r.stderr.trim().split("\n").at(-1)}`);
 }

@@ -6,6 +6,8 @@ import type { BuildEvent, KilnHooks } from "@kiln/core";
 import type { Output } from "../output.js";
 import { jsonReporter } from "./json.js";
 import { liveReporter } from "./live.js";
+
+export { loadLiveReporter } from "./live.js";
 import { plainReporter } from "./plain.js";
 
 export interface Reporter {

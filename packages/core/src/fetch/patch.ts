@@ -4,7 +4,7 @@
  * `patchdir`, relative to S); `apply=no` skips one. A patch that does not apply is
  * an error naming the patch and what patch said about the failing hunk.
  */
-import { execa } from "execa";
+import { loadExeca } from "../util/lazy-modules.js";
 import { isAbsolute, join } from "node:path";
 import type { DataStore } from "../data/datastore.js";
 import { FetchError } from "../errors.js";
@@ -20,7 +20,7 @@ export async function patchSources(d: DataStore): Promise<string[]> {
     if (!isPatch || u.params.apply === "no") continue;
     const cwd = u.params.patchdir ? (isAbsolute(u.params.patchdir) ? u.params.patchdir : join(s, u.params.patchdir)) : s;
     const strip = u.params.striplevel ?? "1";
-    const r = await execa("patch", [`-p${strip}`, "--batch", "--forward", "--no-backup-if-mismatch", "-i", localPath(u, d)], { cwd, reject: false, all: true });
+    const r = await (await loadExeca())("patch", [`-p${strip}`, "--batch", "--forward", "--no-backup-if-mismatch", "-i", localPath(u, d)], { cwd, reject: false, all: true });
     if (r.exitCode !== 0) {
       throw new FetchError(`Applying patch ${name} failed in ${cwd}:\n${(r.all ?? "").trim()}`, { url: u.url });
     }

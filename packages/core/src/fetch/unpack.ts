@@ -10,7 +10,7 @@ import { basename, dirname, isAbsolute, join, posix, relative, resolve } from "n
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
-import { execa } from "execa";
+import { loadExeca } from "../util/lazy-modules.js";
 import type { DataStore } from "../data/datastore.js";
 import { FetchError } from "../errors.js";
 import type { KilnHooks } from "../hooks.js";
@@ -124,7 +124,7 @@ async function tarStream(path: string, kind: Kind): Promise<{ stream: NodeJS.Rea
     }
     case "zst":
     case "bz2": {
-      const p = execa(kind === "zst" ? "zstd" : "bzip2", ["-d", "-c", path], { stdout: "pipe", buffer: false, stdin: "ignore" });
+      const p = (await loadExeca())(kind === "zst" ? "zstd" : "bzip2", ["-d", "-c", path], { stdout: "pipe", buffer: false, stdin: "ignore" });
       return { stream: p.stdout as unknown as NodeJS.ReadableStream, done: p };
     }
   }

@@ -6,6 +6,7 @@
  * into the task log.
  */
 import type { execa as Execa } from "execa";
+import { loadExeca } from "../util/lazy-modules.js";
 
 export interface SpawnRequest {
   file: string;
@@ -64,7 +65,7 @@ class Spawner {
   }
 
   private async launch(): Promise<{ child: SpawnerChild }> {
-    execaFn ??= (await import("execa")).execa;
+    execaFn ??= await loadExeca();
     const child = launchSpawner(execaFn);
     child.on("message", (m: unknown) => this.reply(m as Reply));
     void child.then(() => this.failAll("the task spawner exited"));

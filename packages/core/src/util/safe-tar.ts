@@ -8,7 +8,7 @@
 import { chmodSync, closeSync, fchmodSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, symlinkSync, unlinkSync, writeSync } from "node:fs";
 import { isAbsolute, join, posix, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
-import tar from "tar-stream";
+import { loadTarStream } from "./lazy-modules.js";
 import { KilnError } from "../errors.js";
 
 /** A member name made safe to join under a destination, or an error naming it. */
@@ -99,7 +99,7 @@ export async function extractTarStream(input: NodeJS.ReadableStream, dest: strin
   const links: [string, string][] = [];
   /** Directory modes, applied at the end (deepest last listed first): a 0555 one would keep its contents out. */
   const dirModes: [string, number][] = [];
-  const extract = tar.extract();
+  const extract = (await loadTarStream()).extract();
   const done = (async () => {
     for await (const entry of extract) {
       const h = entry.header;

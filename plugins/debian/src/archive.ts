@@ -99,6 +99,9 @@ async function verifySignature(signed: Buffer, keyring: string, what: string): P
   }
 }
 
+/** How long a verified InRelease is trusted without gpgv when its bytes and the keyring are unchanged. */
+const VERIFIED_FOR_MS = 3_600_000;
+
 /** The signed text of a clearsigned message (RFC 4880 7.1: dash-escaping undone). */
 export function clearsignedText(text: string): string {
   const lines = text.split("\n");
@@ -144,7 +147,14 @@ export async function fetchRelease(kiln: Kiln, d: DataStore, cfg: SuiteConfig): 
   } else {
     signed = await download(kiln, `${cfg.mirror.replace(/\/+$/, "")}/dists/${cfg.suite}/InRelease`, d, what);
   }
-  await verifySignature(signed, cfg.keyring, `${what} InRelease`);
+  // the same bytes this build verified against the same keyring within the hour need no
+  // gpgv again (a parse of a cached suite spent more on gpgv and loading execa than on
+  // its 63,000 recipes); older than that, gpgv sees keys that expired meanwhile
+  const verified = `${kept}.verified`;
+  const keyringSum = existsSync(cfg.keyring) ? sha256(readFileSync(cfg.keyring)) : "";
+  const [prevSum, prevKeyring, prevTime] = existsSync(verified) ? readFileSync(verified, "utf8").trim().split(" ") : [];
+  const fresh = prevSum === sha256(signed) && prevKeyring === keyringSum && Date.now() - Number(prevTime) < VERIFIED_FOR_MS && existsSync(kept) && readFileSync(kept).equals(signed);
+  if (!fresh) await verifySignature(signed, cfg.keyring, `${what} InRelease`);
   const text = clearsignedText(signed.toString("utf8"));
   if (!text) throw new KilnError("FATAL", `${what}: InRelease is not a clearsigned message`);
   const release = parseRelease(text, what);
@@ -160,6 +170,7 @@ export async function fetchRelease(kiln: Kiln, d: DataStore, cfg: SuiteConfig): 
     }
   }
   if (!offline && (!existsSync(kept) || !readFileSync(kept).equals(signed))) writeAtomic(kept, signed);
+  if (!fresh) writeAtomic(verified, Buffer.from(`${sha256(signed)} ${keyringSum} ${Date.now()}\n`));
   return { date: release.date, files: release.files, sha256: sha256(signed), path: kept };
 }
 

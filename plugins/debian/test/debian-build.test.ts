@@ -245,13 +245,31 @@ describe("debian-rootfs", () => {
     }
   }, 120_000);
 
-  it("a second parse downloads the InRelease only; an unchanged build runs nothing", async () => {
-    const before = server.requests.length;
-    const { code, out } = await kiln(root, ["deb-minbase"]);
-    expect(code, out).toBe(0);
-    expect(server.requests.slice(before)).toEqual(["/dists/kiln-test/InRelease"]);
-    expect(out).toMatch(/Attempted \d+ tasks of which \d+ didn't need to be rerun and all succeeded/);
-    expect(out).not.toMatch(/Running task .*do_rootfs/);
+  it("a second parse downloads the InRelease only, and runs no gpgv for the same bytes and keyring; an unchanged build runs nothing", async () => {
+    // a gpgv first on PATH that logs each run, then runs the real one
+    const bin = tmp("gpgv-log");
+    const log = join(bin, "runs");
+    const real = execFileSync("sh", ["-c", "command -v gpgv"], { encoding: "utf8" }).trim();
+    writeFileSync(join(bin, "gpgv"), `#!/bin/sh\necho run >> ${log}\nexec ${real} "$@"\n`, { mode: 0o755 });
+    const path = process.env.PATH;
+    process.env.PATH = `${bin}:${path ?? ""}`;
+    try {
+      const before = server.requests.length;
+      const { code, out } = await kiln(root, ["deb-minbase"]);
+      expect(code, out).toBe(0);
+      expect(server.requests.slice(before)).toEqual(["/dists/kiln-test/InRelease"]);
+      expect(out).toMatch(/Attempted \d+ tasks of which \d+ didn't need to be rerun and all succeeded/);
+      expect(out).not.toMatch(/Running task .*do_rootfs/);
+      expect(existsSync(log)).toBe(false); // verified before: same bytes, same keyring, within the hour
+      // a verification older than an hour is done again
+      const verified = execFileSync("sh", ["-c", `find ${join(root, "build", "downloads", "debian")} -name InRelease.verified`], { encoding: "utf8" }).trim();
+      const [sum, keyring] = readFileSync(verified, "utf8").trim().split(" ");
+      writeFileSync(verified, `${sum} ${keyring} ${Date.now() - 2 * 3_600_000}\n`);
+      expect((await kiln(root, ["debian", "show", "deb-minbase"])).code).toBe(0);
+      expect(readFileSync(log, "utf8")).toBe("run\n");
+    } finally {
+      process.env.PATH = path;
+    }
   }, 60_000);
 
   it("without merged /usr: real /bin; a custom set is the packages asked for and their dependencies", async () => {

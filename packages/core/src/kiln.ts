@@ -27,6 +27,12 @@ import { buildSiginfo, siginfoPath, writeSiginfo, type Siginfo } from "./sig/sig
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 
+/** BB_NUMBER_PARSE_THREADS: how many threads parse recipes (default: every core). */
+function parseThreads(d: DataStore): number | undefined {
+  const n = Number.parseInt(String(d.getVar("BB_NUMBER_PARSE_THREADS") ?? ""), 10);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
 export interface ParseStats {
   recipes: number;
   parsed: number;
@@ -136,7 +142,7 @@ export class Kiln {
     const cached = files.length - todo.length;
 
     const outcomes: ParseOutcome[] = todo.length
-      ? await parseInParallel(config, configOptions(this.options), todo, this.options.threads)
+      ? await parseInParallel(config, configOptions(this.options), todo, parseThreads(d) ?? this.options.threads)
       : [];
     const errors: RecipeError[] = [];
     for (const o of outcomes) {
@@ -146,7 +152,9 @@ export class Kiln {
       }
       const info = o.info as RecipeInfo;
       infos.push(info, ...(o.variants ?? []));
-      cache.store(o.file, { appends: o.appends, files: o.files ?? [], info, ...(o.variants ? { variants: o.variants } : {}) });
+      // BitBake's BB_DONT_CACHE: such a recipe is parsed on every run
+      if (o.dontCache) cache.drop(o.file);
+      else cache.store(o.file, { appends: o.appends, files: o.files ?? [], info, ...(o.variants ? { variants: o.variants } : {}) });
     }
     cache.retain(new Set(files));
     cache.save();

@@ -273,6 +273,16 @@ describe("recipes, appends and versions", () => {
     await expect(kilnIn(tree).findRecipe("skip")).rejects.toThrow(/skipped: not for this machine/);
   });
 
+  it("a recipe that sets BB_DONT_CACHE is parsed on every run; the others come from the parse cache", async () => {
+    tree = twoLayerBuild({ "meta-a/recipes/fresh_1.0.bb": `BB_DONT_CACHE = "1"\n`, "meta-a/recipes/kept_1.0.bb": "" });
+    const first = await kilnIn(tree).parseAll();
+    expect(first.stats).toMatchObject({ parsed: 2, cached: 0 });
+    clearFileCache();
+    const second = await kilnIn(tree).parseAll();
+    expect(second.stats).toMatchObject({ parsed: 1, cached: 1 });
+    expect(second.recipes.map((r) => r.pn).sort()).toEqual(["fresh", "kept"]);
+  });
+
   it("BBMASK hides recipes", async () => {
     tree = twoLayerBuild({ "meta-a/recipes/foo_1.0.bb": "", "meta-a/recipes/hidden_1.0.bb": "", "build/conf/local.conf": `BBMASK = "hidden_"\n` });
     const r = await kilnIn(tree).parseAll();

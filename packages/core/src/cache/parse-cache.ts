@@ -126,6 +126,13 @@ export class ParseCache {
     this.dirty = true;
   }
 
+  /** Forget one recipe (one that must not be cached any more). */
+  drop(file: string): void {
+    if (!(file in this.entries)) return;
+    delete this.entries[file];
+    this.dirty = true;
+  }
+
   /** Drop entries for recipes that no longer exist. */
   retain(files: Set<string>): void {
     for (const f of Object.keys(this.entries)) {

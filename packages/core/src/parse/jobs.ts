@@ -40,6 +40,8 @@ export interface ParseOutcome {
   info?: RecipeInfo;
   /** Its BBCLASSEXTEND variants (`virtual:native:FILE`...), in BBCLASSEXTEND order. */
   variants?: RecipeInfo[];
+  /** BB_DONT_CACHE is set: parsed again every time, never kept in the parse cache. */
+  dontCache?: boolean;
   files?: FileStamp[];
   error?: SerializedError;
 }
@@ -60,7 +62,8 @@ function parseAll(config: Configuration, jobs: ParseJob[], stamps: FileStamps): 
     try {
       const stores = parseRecipeVariants(config.d.createCopy(), job.file, { appends: job.appends, session });
       const infos = [...stores].map(([cls, d]) => indexInfo(d, variantFile(cls, job.file), job.appends));
-      out.push({ ...job, info: infos[0], ...(infos.length > 1 ? { variants: infos.slice(1) } : {}), files: stamps.fromSession(session.files) });
+      const dontCache = !!(stores.get("") as DataStore).getVar("BB_DONT_CACHE", false);
+      out.push({ ...job, info: infos[0], ...(infos.length > 1 ? { variants: infos.slice(1) } : {}), ...(dontCache ? { dontCache } : {}), files: stamps.fromSession(session.files) });
     } catch (err) {
       out.push({ ...job, error: serializeError(err), files: stamps.fromSession(session.files) });
     }

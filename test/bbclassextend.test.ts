@@ -17,17 +17,20 @@ describe("BBCLASSEXTEND = \"native\"", () => {
   beforeAll(() => {
     tree = buildTree();
     tree.recipe("zlib_1.0.bb", `BBCLASSEXTEND = "native"\n${RECORDING}`);
-    tool = tree.recipe("tool_2.0.bb", `BBCLASSEXTEND = "native"\nDEPENDS = "zlib"\nDEPENDS:append:class-native = " extra"\nDEPENDS:remove:class-native = "extra-native extra"\n${RECORDING}`);
+    // tool DEPENDS on its own native build (as python3 does): its variant must not depend on itself
+    tool = tree.recipe("tool_2.0.bb", `BBCLASSEXTEND = "native"\nDEPENDS = "zlib tool-native (>= 2.0)"\nDEPENDS:append:class-native = " extra"\nDEPENDS:remove:class-native = "extra-native extra"\n${RECORDING}`);
     tree.recipe("app_1.0.bb", `DEPENDS = "tool-native"\n${RECORDING}`);
+    // a recipe that inherits native itself keeps its names
+    tree.recipe("own-native_1.0.bb", `inherit native\nDEPENDS = "zlib"\n${RECORDING}`);
   });
   afterAll(() => tree.remove());
 
   it("parses each variant as a recipe of its own, and again from the parse cache", async () => {
     const first = await tree.kiln(["-p"]);
     expect(first.code, first.all).toBe(0);
-    expect(first.out).toMatch(/3 recipes, 3 parsed, 0 from cache.*, 2 variants/);
+    expect(first.out).toMatch(/4 recipes, 4 parsed, 0 from cache.*, 2 variants/);
     const again = await tree.kiln(["-p"]);
-    expect(again.out).toMatch(/3 recipes, 0 parsed, 3 from cache.*, 2 variants/);
+    expect(again.out).toMatch(/4 recipes, 0 parsed, 4 from cache.*, 2 variants/);
   });
 
   it("shows a variant by its virtual file name and by its PN: renamed, with the class's override and -native build dependencies", async () => {
@@ -41,9 +44,11 @@ describe("BBCLASSEXTEND = \"native\"", () => {
     expect(await show("S", "-r", "tool-native")).toMatch(/\/tool-2\.0$/); // the sources are still tool's
     expect(await show("DEPENDS", "-r", "tool-native")).toBe("zlib-native");
     expect((await show("OVERRIDES", "-r", "tool-native")).split(":")).toContain("class-native");
+    expect(await show("DEPENDS", "-r", "own-native")).toBe("zlib");
+    expect(await show("BPN", "-r", "own-native")).toBe("own");
     // the recipe itself is untouched
     expect(await show("PN", "-b", tool)).toBe("tool");
-    expect(await show("DEPENDS", "-r", "tool")).toBe("zlib");
+    expect(await show("DEPENDS", "-r", "tool")).toBe("zlib tool-native (>= 2.0)");
     const missing = await tree.kiln(["getvar", "PN", "-b", `virtual:nativesdk:${tool}`]);
     expect(missing.code).not.toBe(0);
     expect(missing.err).toMatch(/has no BBCLASSEXTEND variant 'nativesdk'/);

@@ -98,6 +98,20 @@ describe("configuration from a build directory", () => {
     expect(() => kilnIn(tree).configuration()).toThrow(/BBFILE_COLLECTIONS names 'a' twice[\s\S]*BBFILE_PATTERN_a not defined/);
   });
 
+  it("a layer nested in another's directory gives its recipes its own priority (patterns matched innermost first, as BitBake sorts them)", async () => {
+    tree = twoLayerBuild({
+      "build/conf/bblayers.conf": `BBPATH = "\${TOPDIR}"\nBBFILES ?= ""\nBBLAYERS ?= "\${TOPDIR}/../meta-a \${TOPDIR}/../meta-a/meta-b"\n`,
+      "meta-a/conf/layer.conf": `BBPATH .= ":\${LAYERDIR}"\nBBFILES += "\${LAYERDIR}/recipes/*.bb"\nBBFILE_COLLECTIONS += "a"\nBBFILE_PATTERN_a = "^\${LAYERDIR}/"\nBBFILE_PRIORITY_a = "5"\n`,
+      "meta-a/meta-b/conf/layer.conf": `BBPATH .= ":\${LAYERDIR}"\nBBFILES += "\${LAYERDIR}/recipes/*.bb"\nBBFILE_COLLECTIONS += "b"\nBBFILE_PATTERN_b = "^\${LAYERDIR}/"\nBBFILE_PRIORITY_b = "10"\n`,
+      "meta-a/recipes/foo_1.0.bb": `WHO = "outer"\n`,
+      "meta-a/meta-b/recipes/foo_1.0.bb": `WHO = "inner"\n`,
+    });
+    const k = kilnIn(tree);
+    expect(k.configuration().layers.map((l) => [l.collection, l.priority])).toEqual([["a", 5], ["b", 10]]);
+    const info = await k.findRecipe("foo");
+    expect(info.file).toBe(tree.path("meta-a/meta-b/recipes/foo_1.0.bb"));
+  });
+
   it("LAYERSERIES_COMPAT must share a name with LAYERSERIES_CORENAMES", () => {
     tree = layerConfs(`LAYERSERIES_CORENAMES = "scarthgap styhead"\nLAYERSERIES_COMPAT_a = "styhead"\n`, `LAYERSERIES_COMPAT_b = "kirkstone"\n`);
     expect(() => kilnIn(tree).configuration()).toThrow(/Layer b is not compatible with the core layer which only supports these series: scarthgap styhead \(layer is compatible with kirkstone\)/);
@@ -123,6 +137,9 @@ describe("configuration from a build directory", () => {
     tree = twoLayerBuild({ "build/conf/local.conf": `MACHINE = "m1"\nBB_ENV_WHITELIST = "FOO"\nBB_STAMP_POLICY = "full"\n` });
     const err = expectThrown(() => kilnIn(tree).configuration(), KilnError, "PARSE_ERROR");
     expect(err.message).toContain(`Variable BB_ENV_WHITELIST has been renamed to BB_ENV_PASSTHROUGH (file: ${tree.path("build/conf/local.conf")} line: 2)`);
+    // in the shell environment too (where it would otherwise be dropped without a word)
+    const fromEnv = expectThrown(() => new Kiln({ cwd: tree.path("build"), env: { ...ENV, BB_ENV_EXTRAWHITE: "FOO" } }).configuration(), KilnError, "PARSE_ERROR");
+    expect(fromEnv.message).toBe("Shell environment variable BB_ENV_EXTRAWHITE has been renamed to BB_ENV_PASSTHROUGH_ADDITIONS");
     expect(err.message).toContain("Variable BB_STAMP_POLICY is a deprecated variable and support has been removed");
     tree.remove();
     // a layer's own renames; a recipe that uses the old name fails to parse, the others parse

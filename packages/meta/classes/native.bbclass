@@ -14,20 +14,32 @@ PACKAGES = ""
 PACKAGES_DYNAMIC = ""
 EXCLUDE_FROM_WORLD = "1"
 
-jsdef native_map_names(d, name) {
+jsdef native_map_names(d, name, selfref) {
     const pn = String(d.getVar("PN") ?? "");
     const bpn = String(d.getVar("BPN") ?? "");
     const out = [];
-    for (const dep of String(d.getVar(name) ?? "").split(" ").filter(Boolean)) {
-        let mapped = dep;
-        if (dep === pn || dep.endsWith("-native")) mapped = dep;
-        else if (dep.includes("-cross-")) mapped = dep.replace("-cross", "-native");
-        else mapped = `${dep.replace(pn, bpn)}-native`;
+    // names only, as bb.utils.explode_deps reads them: version constraints dropped
+    const names = String(d.getVar(name) ?? "").replace(/\([^)]*\)/g, " ").split(" ").filter(Boolean);
+    for (const dep of names) {
+        let mapped;
+        if (dep === pn) {
+            if (!selfref) continue;
+            mapped = dep;
+        } else if (dep.includes("-cross-")) mapped = dep.replace("-cross", "-native");
+        else if (dep.endsWith("-native")) mapped = dep;
+        else mapped = `${dep.split(pn).join(bpn)}-native`;
         if (!out.includes(mapped)) out.push(mapped);
     }
     return out.join(" ");
 }
 
+# as OpenEmbedded's native_virtclass_handler: only for the -native variant BBCLASSEXTEND
+# makes (a recipe that inherits native itself names its dependencies as they are); the
+# variant drops a DEPENDS on itself (python3 DEPENDS on python3-native, which would
+# otherwise depend on itself)
 js __anonymous () {
-    for (const name of ["DEPENDS", "PROVIDES"]) d.setVar(name, native_map_names(d, name));
+    const pn = String(d.getVar("PN") ?? "");
+    if (!pn.endsWith("-native") || !String(d.getVar("BBCLASSEXTEND") ?? "").split(" ").includes("native")) return;
+    d.setVar("DEPENDS", native_map_names(d, "DEPENDS", false));
+    d.setVar("PROVIDES", native_map_names(d, "PROVIDES", true));
 }

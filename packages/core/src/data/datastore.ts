@@ -90,7 +90,7 @@ export function setDefaultInlineScope(factory: InlineScopeFactory): void {
  * one is an error naming the new name. `BB_RENAMED_VARIABLES[old] = "new"` adds more;
  * a value with a space is shown instead of "has been renamed to".
  */
-const RENAMED_VARIABLES: ReadonlyMap<string, string> = new Map([
+export const RENAMED_VARIABLES: ReadonlyMap<string, string> = new Map([
   ["BB_ENV_WHITELIST", "BB_ENV_PASSTHROUGH"],
   ["BB_ENV_EXTRAWHITE", "BB_ENV_PASSTHROUGH_ADDITIONS"],
   ["BB_HASHBASE_WHITELIST", "BB_BASEHASH_IGNORE_VARS"],

@@ -40,9 +40,19 @@ export function collectRecipeFiles(d: DataStore): RecipeFiles {
   return { recipes, appends, masked, collections: collectionsOf(d) };
 }
 
-/** The layer collections with their patterns and priorities (see collections.ts). */
+/**
+ * The layer collections with their patterns and priorities (see collections.ts), in
+ * the order recipes are matched against them: by pattern, longest-sorting first, as
+ * BitBake's CookerCollectFiles sorts them, so a layer nested in another's directory
+ * is matched before the outer one.
+ */
 export function collectionsOf(d: DataStore): Collection[] {
-  return layerCollections(d);
+  return byPattern(layerCollections(d));
+}
+
+/** Collections sorted by pattern text, descending (Python's sorted(..., reverse=True) on the regex strings). */
+export function byPattern(collections: Collection[]): Collection[] {
+  return [...collections].sort((a, b) => (a.source < b.source ? 1 : a.source > b.source ? -1 : 0));
 }
 
 export function recipePriority(file: string, collections: Collection[]): { priority: number; collection?: string } {

@@ -7,12 +7,13 @@
 import { existsSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { createRequire } from "node:module";
-import { DataStore, failOnRenamedVariables } from "../data/datastore.js";
-import { LayerError, ParseError } from "../errors.js";
+import { DataStore, failOnRenamedVariables, RENAMED_VARIABLES } from "../data/datastore.js";
+import { KilnError, LayerError, ParseError } from "../errors.js";
 import { ParseSession, evaluateFile, inherit } from "../parse/evaluate.js";
 import { which } from "../parse/files.js";
 import { inheritFromEnvironment } from "./environment.js";
 import { applyDynamicBbfiles, layerCollections } from "./collections.js";
+import { byPattern } from "./collect.js";
 
 export interface LoadConfigOptions {
   /** Directory the build runs from (TOPDIR unless bblayers.conf says otherwise). */
@@ -88,6 +89,15 @@ export function loadConfiguration(options: LoadConfigOptions = {}): Configuratio
   const cwd = resolve(options.cwd ?? process.cwd());
   const d = new DataStore({ history: options.history });
   const session = new ParseSession();
+  // as BitBake's CookerDataBuilder: an old name in the shell environment is an error, not ignored
+  const renamedInEnv = [...RENAMED_VARIABLES].filter(([name]) => (options.env ?? process.env)[name] !== undefined);
+  if (renamedInEnv.length) {
+    throw new KilnError(
+      "PARSE_ERROR",
+      renamedInEnv.map(([name, to]) => `Shell environment variable ${name} ${to.includes(" ") ? to : `has been renamed to ${to}`}`).join("\n"),
+      { hint: "rename it in your shell environment" },
+    );
+  }
   const env = inheritFromEnvironment(d, options.env ?? process.env);
   const top = { file: "[configuration]", line: 1, column: 1 };
 
@@ -198,9 +208,10 @@ export function pluginLayerDirs(specs: string[], bases: string[]): string[] {
 
 /** BBFILE_COLLECTIONS checked (collections.ts) and their patterns, priorities and LAYERDEPENDS given to the layers they name. */
 function describeCollections(d: DataStore, layers: LayerInfo[]): void {
-  for (const c of layerCollections(d)) {
-    // the layer whose directory the pattern names gets the collection's details
-    const layer = layers.find((l) => c.pattern.test(`${l.path}/`));
-    if (layer && !layer.collection) Object.assign(layer, { collection: c.name, pattern: c.source, priority: c.priority, depends: c.depends });
+  const collections = byPattern(layerCollections(d));
+  for (const layer of layers) {
+    // the collection whose pattern names the layer's directory, the innermost first
+    const c = collections.find((x) => x.pattern.test(`${layer.path}/`));
+    if (c) Object.assign(layer, { collection: c.name, pattern: c.source, priority: c.priority, depends: c.depends });
   }
 }

@@ -53,16 +53,19 @@ describe("utility tasks", () => {
     expect(r.out).not.toMatch(/NOTE: .*do_mine/);
   });
 
-  it("bbnote and bbwarn write to the task log; bbfatal fails the task with its message", async () => {
+  it("bbnote and bbwarn write to the task log and reach the console; bbfatal fails the task with its message as an error", async () => {
     const built = await tree.kiln(["util"]);
     expect(built.code, built.all).toBe(0);
+    expect(built.out).toContain("WARNING: util:do_compile: careful\n");
+    expect(built.out).toContain("NOTE: util:do_compile: compiling now\n");
+    expect(built.all).toMatch(/1 warning/i);
     const T = await tree.getvar("T", "util");
     const log = readFileSync(join(T, "log.do_compile"), "utf8");
     expect(log).toContain("NOTE: compiling now\n");
     expect(log).toContain("WARNING: careful\n");
     const failed = await tree.kiln(["-c", "fails", "util"]);
     expect(failed.code).not.toBe(0);
-    expect(failed.all).toContain("ERROR: this cannot work");
+    expect(failed.err).toContain("ERROR: util:do_fails: this cannot work\n");
     expect(tree.lines("record")).not.toContain("after fatal");
   });
 

@@ -1,28 +1,47 @@
 # kiln's base class: inherited by every recipe (before INHERIT's classes).
 # The task chain is OpenEmbedded's; later plugins give the tasks real bodies.
 
-# Logging from shell functions, as OpenEmbedded's logging.bbclass names it: the lines
-# go to the task's log (bbfatal also fails the task).
+# Logging from shell functions, as OpenEmbedded's logging.bbclass names it: each line
+# goes to the task's log and, through BB_LOGMESSAGES (kiln's LOGFIFO), to the build's
+# console once the function ends; bbfatal also fails the task.
+bbmessage () {
+	[ -z "$BB_LOGMESSAGES" ] || printf '%s %s\0' "$1" "$2" >> "$BB_LOGMESSAGES"
+}
 bbplain () {
 	echo "$*"
+	bbmessage bbplain "$*"
 }
 bbnote () {
 	echo "NOTE: $*"
+	bbmessage bbnote "$*"
+}
+bbverbnote () {
+	echo "NOTE: $*"
+	bbmessage bbverbnote "$*"
 }
 bbwarn () {
 	echo "WARNING: $*"
+	bbmessage bbwarn "$*"
 }
 bberror () {
 	echo "ERROR: $*"
+	bbmessage bberror "$*"
 }
 bbfatal () {
 	echo "ERROR: $*"
+	bbmessage bbfatal "$*"
+	exit 1
+}
+bbfatal_log () {
+	echo "ERROR: $*"
+	bbmessage bbfatal_log "$*"
 	exit 1
 }
 bbdebug () {
 	# bbdebug LEVEL MESSAGE
 	shift
 	echo "DEBUG: $*"
+	bbmessage bbdebug "$*"
 }
 
 # fetch, unpack and patch as BitBake's fetcher does them: SRC_URI into DL_DIR (checked,

@@ -23,6 +23,18 @@ import { cleanSources, fetchSources } from "../fetch/download.js";
 import { unpackSources } from "../fetch/unpack.js";
 import { patchSources } from "../fetch/patch.js";
 
+/** The base class's shell logging commands and the log level each is shown at. */
+const SHELL_MESSAGE_LEVELS: Record<string, LogEvent["level"]> = {
+  bbplain: "plain",
+  bbnote: "note",
+  bbverbnote: "note",
+  bbwarn: "warn",
+  bberror: "error",
+  bbfatal: "error",
+  bbfatal_log: "error",
+  bbdebug: "debug",
+};
+
 /** The umask kiln started with: shell tasks without [umask] get it explicitly (see runJsWithUmask). */
 const STARTING_UMASK = process.umask();
 const octal = (mask: number) => mask.toString(8).padStart(3, "0");
@@ -226,6 +238,13 @@ class TaskExecution {
         umask: umask ?? octal(STARTING_UMASK),
         taskId: this.ref.id,
         runId: this.runId,
+        onMessages: (messages) => {
+          for (const m of messages) {
+            // as BitBake's exec_func_shell reads its LOGFIFO: bbfatal's message is an error
+            const level = SHELL_MESSAGE_LEVELS[m.kind];
+            if (level) this.env.hooks.log.call({ type: "Log", level, message: m.text, task: this.ref.id, time: Date.now() });
+          }
+        },
       });
       this.shells.add(shell);
       try {

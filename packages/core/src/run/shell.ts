@@ -4,7 +4,7 @@
  * `bash -e` in its own process group (started by the spawner process), output
  * appended to the task log.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import { replaceSymlinkSync } from "./fs-small.js";
 import { spawnTask } from "./spawner.js";
@@ -106,21 +106,58 @@ export interface ShellRun {
   done: Promise<void>;
 }
 
+/** A message the script sent with bbnote/bbwarn/bberror/bbplain/bbfatal (BitBake's LOGFIFO commands). */
+export interface ShellMessage {
+  kind: string;
+  text: string;
+}
+
 /**
  * Write `${T}/run.<func>.<pid>` and run it with `bash -e`, appending its output to
  * `logFile`. Rejects with a TaskError naming the script and exit code.
  */
+function deliverMessages(file: string, onMessages?: (messages: ShellMessage[]) => void): void {
+  let raw: string;
+  try {
+    raw = readFileSync(file, "utf8");
+  } catch {
+    return; // none sent
+  }
+  rmSync(file, { force: true });
+  const list = raw
+    .split("\0")
+    .filter(Boolean)
+    .map((m) => {
+      const space = m.indexOf(" ");
+      return space < 0 ? { kind: m, text: "" } : { kind: m.slice(0, space), text: m.slice(space + 1) };
+    });
+  if (list.length) onMessages?.(list);
+}
+
 export function runShell(
   d: DataStore,
   func: string,
-  opts: { tempDir: string; logFile: string; env: Record<string, string>; cwd?: string; umask?: string; taskId: string; runId: number },
+  opts: {
+    tempDir: string;
+    logFile: string;
+    env: Record<string, string>;
+    cwd?: string;
+    umask?: string;
+    taskId: string;
+    runId: number;
+    /** Called with the bb* messages the script sent, once it has ended (either way). */
+    onMessages?: (messages: ShellMessage[]) => void;
+  },
 ): ShellRun {
   const runFile = join(opts.tempDir, `run.${func}.${opts.runId}`);
+  // the base class's bbnote/bbwarn/... append "<command> <text>\0" here (BitBake reads
+  // them from a fifo as they come; a file read when the script ends costs no process)
+  const messages = join(opts.tempDir, `messages.${func}.${opts.runId}`);
   // a scratch file named by pid, as BitBake's: written in place
   writeFileSync(runFile, shellScript(d, func, { cwd: opts.cwd, umask: opts.umask }), { mode: 0o755 });
   // run.<func> points at the latest script, as BitBake's
   replaceSymlinkSync(basename(runFile), join(opts.tempDir, `run.${func}`));
-  const proc = spawnTask({ file: "bash", args: ["-e", runFile], cwd: opts.tempDir, env: opts.env, log: opts.logFile });
+  const proc = spawnTask({ file: "bash", args: ["-e", runFile], cwd: opts.tempDir, env: { ...opts.env, BB_LOGMESSAGES: messages }, log: opts.logFile });
   let pid: number | undefined;
   let killedWith: NodeJS.Signals | undefined;
   void proc.started.then((p) => {
@@ -134,6 +171,8 @@ export function runShell(
       result = await proc.exited;
     } catch (err) {
       throw new TaskError(opts.taskId, `Could not run '${runFile}': ${(err as Error).message}`, { logFile: opts.logFile });
+    } finally {
+      deliverMessages(messages, opts.onMessages);
     }
     if (result.code !== 0 || result.signal) {
       const how = result.signal ? `was killed by ${result.signal}` : `failed with exit code ${result.code}`;

@@ -15,7 +15,8 @@ describe("BBCLASSEXTEND = \"native\"", () => {
   let tree: BuildTree;
   let tool: string;
   beforeAll(() => {
-    tree = buildTree();
+    // a packaging class from the configuration, as PACKAGE_CLASSES adds one
+    tree = buildTree({ local: `INHERIT += "pkgtask"`, files: { "meta-t/classes/pkgtask.bbclass": `do_package () {\n\t:\n}\naddtask package after do_install before do_build\n` } });
     tree.recipe("zlib_1.0.bb", `BBCLASSEXTEND = "native"\n${RECORDING}`);
     // tool DEPENDS on its own native build (as python3 does): its variant must not depend on itself
     tool = tree.recipe("tool_2.0.bb", `BBCLASSEXTEND = "native"\nDEPENDS = "zlib tool-native (>= 2.0)"\nDEPENDS:append:class-native = " extra"\nDEPENDS:remove:class-native = "extra-native extra"\n${RECORDING}`);
@@ -45,6 +46,10 @@ describe("BBCLASSEXTEND = \"native\"", () => {
     expect(await show("DEPENDS", "-r", "tool-native")).toBe("zlib-native");
     expect((await show("OVERRIDES", "-r", "tool-native")).split(":")).toContain("class-native");
     expect(await show("DEPENDS", "-r", "own-native")).toBe("zlib");
+    // no packaging tasks in a native variant (nopackages), the recipe keeps its own
+    const tasks = async (name: string) => (await tree.kiln(["-c", "listtasks", name])).out.split("\n").map((l) => l.split(/\s+/)[0]);
+    expect(await tasks("tool")).toContain("do_package");
+    expect(await tasks("tool-native")).not.toContain("do_package");
     expect(await show("BPN", "-r", "own-native")).toBe("own");
     // the recipe itself is untouched
     expect(await show("PN", "-b", tool)).toBe("tool");

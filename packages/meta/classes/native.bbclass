@@ -3,11 +3,14 @@
 # and inherits this class into it); a recipe may also inherit it itself.
 #
 # kiln's base layer does the part of OpenEmbedded's class that decides what is
-# built: the class-native override, no packages, not part of world, and build-time
+# built: the class-native override, no packages (nor packaging tasks: nopackages.bbclass),
+# not part of world, and build-time
 # names mapped to their -native forms (DEPENDS and PROVIDES; as OpenEmbedded's
 # native_filter: `foo` -> `foo-native`, `foo-cross-x` -> `foo-native-x`, names that
 # already end in -native stay). Toolchain and install-path settings for the build
 # host belong to a distro layer.
+
+inherit nopackages
 
 CLASSOVERRIDE = "class-native"
 PACKAGES = ""

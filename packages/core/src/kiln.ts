@@ -128,6 +128,13 @@ export class Kiln {
       else throw new KilnError("PARSE_ERROR", msg, { hint: 'set BB_DANGLINGAPPENDS_WARNONLY = "1" to only warn' });
     }
 
+    // BitBake's collection_priorities: a layer whose pattern matched no recipe and no append is warned about
+    for (const c of collections) {
+      if (String(d.getVar(`BBFILE_PATTERN_IGNORE_EMPTY_${c.name}`) ?? "") === "1") continue;
+      if (!files.some((f) => c.pattern.test(f)) && !appends.some((f) => c.pattern.test(f))) {
+        warnings.push(`No bb files in default matched BBFILE_PATTERN_${c.name} '${c.source}'`);
+      }
+    }
     const cacheDir = String(d.getVar("CACHE") ?? join(String(d.getVar("TMPDIR") ?? join(config.topdir, "tmp")), "cache"));
     const cache = ParseCache.load(cacheDir, this.configHash());
     const stamps = new FileStamps();

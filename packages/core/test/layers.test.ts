@@ -85,14 +85,21 @@ describe("configuration from a build directory", () => {
     tree = layerConfs(`BBFILE_PRIORITY_a = "9"\n`, "");
     expect(priorities(tree)).toEqual({ a: 9, b: 10 }); // depends on nothing: lowest explicit + 1
     tree.remove();
+    tree = layerConfs(`BBFILE_PRIORITY_a = "0"\n`, `BBFILE_PRIORITY_b = "5"\nLAYERRECOMMENDS_b = ""\n`);
+    expect(priorities(tree)).toEqual({ a: 6, b: 5 }); // 0 counts as unset: the lowest explicit (5) + 1, as BitBake's calc_layer_priority
+    tree.remove();
     tree = layerConfs(`BBFILE_PRIORITY_a = "high"\n`, "");
     expect(() => kilnIn(tree).configuration()).toThrow(/invalid value for BBFILE_PRIORITY_a: "high"/);
   });
 
-  it("BBFILE_PATTERN is required, an empty one matches no recipe, and a collection may be named once", async () => {
+  it("BBFILE_PATTERN is required, an empty one matches no recipe (a warning, unless BBFILE_PATTERN_IGNORE_EMPTY), and a collection may be named once", async () => {
     tree = layerConfs(`BBFILE_PATTERN_a = ""\n`, "");
     const parsed = await kilnIn(tree).parseAll();
     expect(parsed.recipes.map((r) => r.pn).sort()).toEqual(["x", "y"]);
+    expect(parsed.warnings).toContain("No bb files in default matched BBFILE_PATTERN_a ''");
+    tree.remove();
+    tree = layerConfs(`BBFILE_PATTERN_a = ""\nBBFILE_PATTERN_IGNORE_EMPTY_a = "1"\n`, "");
+    expect((await kilnIn(tree).parseAll()).warnings.filter((w) => w.startsWith("No bb files"))).toEqual([]);
     tree.remove();
     tree = layerConfs(`unset BBFILE_PATTERN_a\n`, `BBFILE_COLLECTIONS += "a"\n`);
     expect(() => kilnIn(tree).configuration()).toThrow(/BBFILE_COLLECTIONS names 'a' twice[\s\S]*BBFILE_PATTERN_a not defined/);

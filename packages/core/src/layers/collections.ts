@@ -5,7 +5,8 @@
  * file); LAYERDEPENDS_<c> present, with their version constraints met by
  * LAYERVERSION_<dep>; LAYERRECOMMENDS_<c> used when present and matching; a layer
  * without BBFILE_PRIORITY_<c> placed one above the highest priority of what it depends
- * on or recommends (the lowest explicit priority when it depends on nothing);
+ * on or recommends (the lowest explicit priority when it depends on nothing; an
+ * explicit 0 counts as none, as in BitBake);
  * LAYERSERIES_COMPAT_<c> sharing a name with LAYERSERIES_CORENAMES. BitBake also
  * warns about a layer without LAYERSERIES_COMPAT; kiln's base layer names no series,
  * so kiln does not.
@@ -142,7 +143,8 @@ export function layerCollections(d: DataStore): Collection[] {
   const visiting = new Set<string>();
   const priorityOf = (c: string): number => {
     const known = priority.get(c);
-    if (known !== undefined) return known;
+    // BitBake's calc_layer_priority: a priority of 0 counts as none, and is worked out
+    if (known) return known;
     // a cycle of layers without priorities: each takes the lowest (BitBake would recurse forever)
     if (visiting.has(c)) return lowest;
     visiting.add(c);

@@ -298,7 +298,10 @@ describe("recipes, appends and versions", () => {
   });
 
   it("a recipe that sets BB_DONT_CACHE is parsed on every run; the others come from the parse cache", async () => {
-    tree = twoLayerBuild({ "meta-a/recipes/fresh_1.0.bb": `BB_DONT_CACHE = "1"\n`, "meta-a/recipes/kept_1.0.bb": "" });
+    tree = twoLayerBuild({
+      "meta-a/recipes/fresh_1.0.bb": `BB_DONT_CACHE = "\${@'1'}"\n`,
+      "meta-a/recipes/kept_1.0.bb": `BB_DONT_CACHE = "\${@''}"\n`,
+    });
     const first = await kilnIn(tree).parseAll();
     expect(first.stats).toMatchObject({ parsed: 2, cached: 0 });
     clearFileCache();

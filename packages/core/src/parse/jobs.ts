@@ -62,7 +62,8 @@ function parseAll(config: Configuration, jobs: ParseJob[], stamps: FileStamps): 
     try {
       const stores = parseRecipeVariants(config.d.createCopy(), job.file, { appends: job.appends, session });
       const infos = [...stores].map(([cls, d]) => indexInfo(d, variantFile(cls, job.file), job.appends));
-      const dontCache = !!(stores.get("") as DataStore).getVar("BB_DONT_CACHE", false);
+      // expanded, in the recipe or any variant (BitBake's nocache keeps that one out, so the file is parsed again)
+      const dontCache = [...stores.values()].some((d) => !!d.getVar("BB_DONT_CACHE"));
       out.push({ ...job, info: infos[0], ...(infos.length > 1 ? { variants: infos.slice(1) } : {}), ...(dontCache ? { dontCache } : {}), files: stamps.fromSession(session.files) });
     } catch (err) {
       out.push({ ...job, error: serializeError(err), files: stamps.fromSession(session.files) });

@@ -339,6 +339,13 @@ describe("fetch, unpack, patch", () => {
       rmSync(join(root, "build", "downloads"), { recursive: true, force: true });
       expect((await kiln(["gsrc"], `BB_GENERATE_MIRROR_TARBALLS = "1"`)).code).toBe(0);
       expect(execFileSync("tar", ["-tzf", tarball], { encoding: "utf8" })).toMatch(/^\.\/HEAD$/m);
+      // -c cleanall removes the clone and the mirror tarball (as bitbake's Git.clean); the next build clones again
+      const clone = join(root, "build/downloads/git2", `${repo.replace(/^\//, "").replace(/\//g, ".")}`);
+      const cleaned = await kiln(["-c", "cleanall", "gsrc"]);
+      expect(cleaned.code, cleaned.out).toBe(0);
+      expect(existsSync(clone) || existsSync(tarball)).toBe(false);
+      expect((await kiln(["gsrc"])).code).toBe(0);
+      expect(existsSync(join(clone, "HEAD"))).toBe(true);
 
       rmSync(join(root, "build", "tmp"), { recursive: true, force: true });
       gitRecipe("${AUTOREV}");

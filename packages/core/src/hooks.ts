@@ -112,6 +112,13 @@ export function createHooks() {
     fetchSource: new HookMap(
       (scheme: string) => new AsyncSeriesBailHook<[SrcUri, DataStore], true | undefined>(["uri", "d"], `fetchSource:${scheme}`),
     ),
+    /**
+     * do_cleanall for a source a `fetchSource` fetcher manages (a git clone): the first
+     * tap that handles the scheme removes what it downloaded and returns the paths removed.
+     */
+    cleanSource: new HookMap(
+      (scheme: string) => new AsyncSeriesBailHook<[SrcUri, DataStore], string[] | undefined>(["uri", "d"], `cleanSource:${scheme}`),
+    ),
     /** Unpack a source of a scheme into a directory (e.g. a git checkout); `true` when done. */
     unpack: new HookMap(
       (scheme: string) => new AsyncSeriesBailHook<[SrcUri, string, DataStore], true | undefined>(["uri", "dest", "d"], `unpack:${scheme}`),

@@ -85,6 +85,20 @@ async function fetchGit(u: SrcUri, d: DataStore): Promise<true> {
   return true;
 }
 
+/** do_cleanall: the clone, its mirror tarball and their stamps, under the clone's lock (as bitbake's Git.clean). */
+async function cleanGit(u: SrcUri, d: DataStore): Promise<string[]> {
+  const dir = cloneDir(u, d);
+  const removed: string[] = [];
+  await withLocks([`${dir}.lock`], async () => {
+    for (const p of [dir, `${dir}.done`, mirrorTarball(u, d), `${mirrorTarball(u, d)}.done`]) {
+      if (!existsSync(p)) continue;
+      rmSync(p, { recursive: true, force: true });
+      removed.push(p);
+    }
+  });
+  return removed;
+}
+
 /** `git2_<name>.tar.gz` in DL_DIR: the clone as one file mirrors can serve (BB_GENERATE_MIRROR_TARBALLS). */
 export function mirrorTarball(u: SrcUri, d: DataStore): string {
   const dir = cloneDir(u, d);
@@ -165,6 +179,7 @@ export const plugin: KilnPlugin<Kiln> = {
     });
     for (const scheme of schemes) {
       kiln.hooks.fetchSource.for(scheme).tapPromise(PLUGIN_NAME, (u, d) => fetchGit(u, d));
+      kiln.hooks.cleanSource.for(scheme).tapPromise(PLUGIN_NAME, (u, d) => cleanGit(u, d));
       kiln.hooks.unpack.for(scheme).tapPromise(PLUGIN_NAME, (u, dest, d) => unpackGit(u, dest, d));
     }
   },

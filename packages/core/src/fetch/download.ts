@@ -126,14 +126,18 @@ async function fetchOne(u: SrcUri, d: DataStore, hooks: KilnHooks): Promise<void
 
 /**
  * do_cleanall (BitBake's fetcher clean): the downloaded files of SRC_URI and their
- * .done stamps removed from DL_DIR, each under the lock its download takes. file://
- * entries stay, and so do the clones of whole-source fetchers (git), which other
- * recipes share. Returns the paths removed.
+ * .done stamps removed from DL_DIR, each under the lock its download takes; a source a
+ * whole-source fetcher manages (a git clone) is removed by its `cleanSource` tap.
+ * file:// entries stay. Returns the paths removed.
  */
 export async function cleanSources(d: DataStore, hooks: KilnHooks): Promise<string[]> {
   const removed: string[] = [];
   for (const u of srcUris(d)) {
-    if (u.scheme === "file" || hooks.fetchSource.get(u.scheme)?.isUsed()) continue;
+    if (u.scheme === "file") continue;
+    if (hooks.fetchSource.get(u.scheme)?.isUsed()) {
+      removed.push(...((await hooks.cleanSource.get(u.scheme)?.promise(u, d)) ?? []));
+      continue;
+    }
     const dest = localPath(u, d);
     if (!existsSync(dest) && !existsSync(`${dest}.done`)) continue;
     await withLocks([`${dest}.lock`], async () => {

@@ -93,6 +93,13 @@ describe("BBCLASSEXTEND", () => {
     expect([...parseRecipeVariants(base.createCopy(), join(dir, "tool.bb"), { only: "nativesdk" }).keys()]).toEqual(["", "nativesdk"]);
   });
 
+  it("BB_DEFER_BBCLASSES defers a plain inherit of a class it names to finalisation, after everything the recipe sets", () => {
+    const { dir, base } = layer({ "classes/late.bbclass": `SEEN := "\${@d.getVar('WHEN') ?? 'unset'}"\n`, "tool.bb": `inherit late\nWHEN = "end of recipe"\n` });
+    expect(parseRecipeFile(base.createCopy(), join(dir, "tool.bb")).getVar("SEEN")).toBe("unset"); // inherited at once: WHEN not set yet
+    base.setVar("BB_DEFER_BBCLASSES", "other late");
+    expect(parseRecipeFile(base.createCopy(), join(dir, "tool.bb")).getVar("SEEN")).toBe("end of recipe");
+  });
+
   it("names variants as BitBake's virtual file names, and splits them back", () => {
     expect(variantFile("native", "/l/tool.bb")).toBe("virtual:native:/l/tool.bb");
     expect(variantFile("", "/l/tool.bb")).toBe("/l/tool.bb");

@@ -90,9 +90,7 @@ function evaluateStatement(st: Statement, d: DataStore, ctx: EvalContext): void 
       return;
     case "inherit":
       if (st.deferred) {
-        const list = [...((d.getVar("__BBDEFINHERITS", false) as [string, string, number][] | undefined) ?? [])];
-        list.push([st.what, st.loc.file, st.loc.line]);
-        d.setVar("__BBDEFINHERITS", list, { ignore: true });
+        deferInherit(d, st.what, st.loc.file, st.loc.line);
       } else {
         inherit(st.what, d, ctx.session, st.loc, false);
       }
@@ -218,10 +216,25 @@ function includeFile(what: string, required: boolean, d: DataStore, ctx: EvalCon
   }
 }
 
-/** bb.parse.BBHandler.inherit: classes from BBPATH's classes-<type>/ then classes/. */
+/** bb.parse.BBHandler.inherit_defer: `what` inherited when the recipe is finalised, after everything it sets. */
+export function deferInherit(d: DataStore, what: string, file: string, line: number): void {
+  const list = [...((d.getVar("__BBDEFINHERITS", false) as [string, string, number][] | undefined) ?? [])];
+  list.push([what, file, line]);
+  d.setVar("__BBDEFINHERITS", list, { ignore: true });
+}
+
+/**
+ * bb.parse.BBHandler.inherit: classes from BBPATH's classes-<type>/ then classes/. A
+ * class BB_DEFER_BBCLASSES names is deferred (as `inherit_defer`) unless this already is
+ * the deferred inherit.
+ */
 export function inherit(what: string, d: DataStore, session: ParseSession, loc: Loc, deferred: boolean): void {
   const names = d.expand(what).split(/\s+/).filter(Boolean);
   for (const name of names) {
+    if (!deferred && String(d.getVar("BB_DEFER_BBCLASSES") ?? "").split(/\s+/).includes(name)) {
+      deferInherit(d, name, loc.file, loc.line);
+      continue;
+    }
     const classtype = d.getVar("__bbclasstype", false) ?? "recipe";
     let file = "";
     let found: string | null = null;
@@ -240,7 +253,6 @@ export function inherit(what: string, d: DataStore, session: ParseSession, loc: 
     const cache = (d.getVar("__inherit_cache", false) as string[] | undefined) ?? [];
     if (cache.includes(found)) continue;
     d.setVar("__inherit_cache", [...cache, found], { ignore: true });
-    void deferred;
     evaluateFile(found, d, session, loc);
   }
 }

@@ -6,7 +6,7 @@ import { KilnError, ParseError, SkipRecipe } from "../errors.js";
 import type { DataStore } from "../data/datastore.js";
 import { expandKeys } from "../data/expand-keys.js";
 import { attributeJsError, buildScope, compileFunction, functionSource } from "../js/functions.js";
-import { evaluateFile, inherit, ParseSession } from "./evaluate.js";
+import { deferInherit, evaluateFile, inherit, ParseSession } from "./evaluate.js";
 import { failOnRenamedVariables } from "../data/datastore.js";
 
 export { ParseSession } from "./evaluate.js";
@@ -89,8 +89,7 @@ export function parseRecipeVariants(d: DataStore, path: string, options: ParseRe
     } else {
       v.setVar("PN", `${pn}-${name}`, { file: path, op: "BBCLASSEXTEND" });
     }
-    const deferred = (v.getVar("__BBDEFINHERITS", false) as [string, string, number][] | undefined) ?? [];
-    v.setVar("__BBDEFINHERITS", [...deferred, [cls as string, path, 1]], { ignore: true });
+    deferInherit(v, cls as string, path, 1);
     finaliseOrSkip(v, session);
     failOnRenamedVariables(v, variantFile(name, path));
     out.set(name, v);

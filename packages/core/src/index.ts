@@ -7,7 +7,7 @@ export { parseConfFile, parseRecipeFile, parseRecipeVariants, variantFile, split
 export { parseText } from "./parse/parser.js";
 export type { Statement, Syntax } from "./parse/ast.js";
 export { clearFileCache } from "./parse/files.js";
-export { vercmp, splitVersion } from "./util/version.js";
+export { vercmp, vercmpOp, splitVersion } from "./util/version.js";
 export { loadExeca, loadTarStream } from "./util/lazy-modules.js";
 export { createKilnJsApi, defaultKilnJsApi, type KilnJsApi, type MetadataLogger } from "./js/kiln-api.js";
 export { buildScope, setKilnApi } from "./js/functions.js";
@@ -53,4 +53,4 @@ export type { FetchApi } from "./js/kiln-api.js";
 export { readAr, writeAr, type ArMember } from "./util/ar.js";
 export { packTar, treeMembers, fileChunks, WHOLE_FILE, type TreeMember, type PackTarOptions } from "./util/pack-tar.js";
 export { definedIn } from "./util/defined-in.js";
-export { writeAtomicSync } from "./run/fs-small.js";
+export { removeExisting, writeAtomicSync } from "./run/fs-small.js";

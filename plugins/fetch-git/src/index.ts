@@ -11,7 +11,7 @@
 import { loadExeca } from "@kiln/core";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { FetchError, parseSrcUri, withLocks, type DataStore, type Kiln, type KilnPlugin, type SrcUri } from "@kiln/core";
+import { FetchError, parseSrcUri, removeExisting, withLocks, type DataStore, type Kiln, type KilnPlugin, type SrcUri } from "@kiln/core";
 
 export const PLUGIN_NAME = "kiln:fetch-git";
 export const schemes = ["git"] as const;
@@ -88,15 +88,7 @@ async function fetchGit(u: SrcUri, d: DataStore): Promise<true> {
 /** do_cleanall: the clone, its mirror tarball and their stamps, under the clone's lock (as bitbake's Git.clean). */
 async function cleanGit(u: SrcUri, d: DataStore): Promise<string[]> {
   const dir = cloneDir(u, d);
-  const removed: string[] = [];
-  await withLocks([`${dir}.lock`], async () => {
-    for (const p of [dir, `${dir}.done`, mirrorTarball(u, d), `${mirrorTarball(u, d)}.done`]) {
-      if (!existsSync(p)) continue;
-      rmSync(p, { recursive: true, force: true });
-      removed.push(p);
-    }
-  });
-  return removed;
+  return withLocks([`${dir}.lock`], async () => removeExisting([dir, `${dir}.done`, mirrorTarball(u, d), `${mirrorTarball(u, d)}.done`]));
 }
 
 /** `git2_<name>.tar.gz` in DL_DIR: the clone as one file mirrors can serve (BB_GENERATE_MIRROR_TARBALLS). */

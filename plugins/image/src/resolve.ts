@@ -7,7 +7,7 @@
  * in dependency order (dependencies first). A hard dependency nobody provides is an
  * error naming the chain that needed it (image -> pkg -> missing).
  */
-import { DependencyError, explodeDepVersions, vercmp } from "@kiln/core";
+import { DependencyError, explodeDepVersions, vercmpOp } from "@kiln/core";
 import { readPackageData, runtimeProviders, type PackageData } from "@kiln/package";
 
 export interface ResolvedPackage {
@@ -61,22 +61,8 @@ export function satisfies(version: string, constraint: string): boolean {
   const [, op, want] = m;
   const wantHasRevision = want.replace(/^\d+:/, "").includes("-");
   const have = wantHasRevision ? version : version.replace(/-[^-:]*$/, "");
-  const c = vercmp(have, want);
-  switch (op) {
-    case "<":
-    case "<=":
-      // BitBake's `<` means strictly less (package writers turn it into dpkg's `<<`)
-      return op === "<" ? c < 0 : c <= 0;
-    case "<<":
-      return c < 0;
-    case ">":
-    case ">>":
-      return c > 0;
-    case ">=":
-      return c >= 0;
-    default:
-      return c === 0;
-  }
+  // BitBake's `<` means strictly less (package writers turn it into dpkg's `<<`)
+  return vercmpOp(have, want, op) ?? false;
 }
 
 interface Request {

@@ -74,7 +74,7 @@ export function removeRecipeObjects(d: DataStore): string[] {
 
 /** The sstate description of `task` in a task DataStore, if SSTATETASKS lists it. */
 export function sstateTaskOf(d: DataStore, task: string): SstateTask | undefined {
-  if (!words(d.getVar("SSTATETASKS")).includes(task)) return undefined;
+  if (!sstateTaskNames(d).includes(task)) return undefined;
   const taskhash = String(d.getVar("BB_TASKHASH") ?? "");
   if (!taskhash) return undefined;
   const inputdirs = words(d.getVarFlag(task, "sstate-inputdirs"));

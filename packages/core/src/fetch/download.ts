@@ -17,6 +17,7 @@ import type { DataStore } from "../data/datastore.js";
 import { FetchError } from "../errors.js";
 import type { KilnHooks } from "../hooks.js";
 import { withLocks } from "../run/locks.js";
+import { removeExisting } from "../run/fs-small.js";
 import { filesSearchPath, findLocalFile } from "../sig/file-checksums.js";
 import { fetchedName, srcUris, type SrcUri } from "./uri.js";
 
@@ -141,11 +142,7 @@ export async function cleanSources(d: DataStore, hooks: KilnHooks): Promise<stri
     const dest = localPath(u, d);
     if (!existsSync(dest) && !existsSync(`${dest}.done`)) continue;
     await withLocks([`${dest}.lock`], async () => {
-      for (const p of [`${dest}.done`, dest]) {
-        if (!existsSync(p)) continue;
-        rmSync(p, { recursive: true, force: true });
-        removed.push(p);
-      }
+      removed.push(...removeExisting([`${dest}.done`, dest]));
     });
   }
   return removed;

@@ -14,7 +14,7 @@
 import type { DataStore } from "../data/datastore.js";
 import { LayerError } from "../errors.js";
 import { explodeDepVersions } from "../util/dep-list.js";
-import { vercmp } from "../util/version.js";
+import { vercmpOp } from "../util/version.js";
 
 export interface Collection {
   name: string;
@@ -29,28 +29,11 @@ export interface Collection {
 
 const words = (v: unknown) => String(v ?? "").split(/\s+/).filter(Boolean);
 
-/** bb.utils.vercmp_string_op. */
+/** bb.utils.vercmp_string_op, which raises for an operator it does not know. */
 function versionOp(a: string, b: string, op: string): boolean {
-  const r = vercmp(a, b);
-  switch (op) {
-    case "=":
-    case "==":
-      return r === 0;
-    case "<=":
-      return r <= 0;
-    case ">=":
-      return r >= 0;
-    case ">":
-    case ">>":
-      return r > 0;
-    case "<":
-    case "<<":
-      return r < 0;
-    case "!=":
-      return r !== 0;
-    default:
-      throw new LayerError(`unsupported version comparison '${op}'`);
-  }
+  const ok = vercmpOp(a, b, op);
+  if (ok === undefined) throw new LayerError(`unsupported version comparison '${op}'`);
+  return ok;
 }
 
 /** The collections of the configuration, in BBFILE_COLLECTIONS order; every problem found is reported at once. */

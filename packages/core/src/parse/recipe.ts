@@ -70,10 +70,10 @@ export function parseRecipeVariants(d: DataStore, path: string, options: ParseRe
     d.setVar("__SKIPPED", err.message, { ignore: true });
     return out;
   }
-  failOnRenamedVariables(d, path);
   // copies never see each other's writes: `unfinalised` stays as the recipe left it
   const unfinalised = d.createCopy();
   finaliseOrSkip(d, session);
+  // renamed variables the recipe, its appends or its anonymous functions set
   failOnRenamedVariables(d, path);
   const extended = [...new Set(String(d.getVar("BBCLASSEXTEND") ?? "").split(/\s+/).filter(Boolean))];
   if (!extended.length) return out;

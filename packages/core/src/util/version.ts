@@ -80,3 +80,30 @@ export function vercmpTuple(a: VersionTuple, b: VersionTuple): number {
 export function vercmp(a: string, b: string): number {
   return vercmpTuple(splitVersion(a), splitVersion(b));
 }
+
+/**
+ * bb.utils.vercmp_string_op: does `a` OP `b` hold (`=`/`==`, `<=`, `>=`, `<`/`<<`,
+ * `>`/`>>`, `!=`)? Any other operator is undefined.
+ */
+export function vercmpOp(a: string, b: string, op: string): boolean | undefined {
+  const r = vercmp(a, b);
+  switch (op) {
+    case "=":
+    case "==":
+      return r === 0;
+    case "<=":
+      return r <= 0;
+    case ">=":
+      return r >= 0;
+    case ">":
+    case ">>":
+      return r > 0;
+    case "<":
+    case "<<":
+      return r < 0;
+    case "!=":
+      return r !== 0;
+    default:
+      return undefined;
+  }
+}

@@ -230,8 +230,9 @@ export function deferInherit(d: DataStore, what: string, file: string, line: num
  */
 export function inherit(what: string, d: DataStore, session: ParseSession, loc: Loc, deferred: boolean): void {
   const names = d.expand(what).split(/\s+/).filter(Boolean);
+  const defer = deferred ? [] : String(d.getVar("BB_DEFER_BBCLASSES") ?? "").split(/\s+/);
   for (const name of names) {
-    if (!deferred && String(d.getVar("BB_DEFER_BBCLASSES") ?? "").split(/\s+/).includes(name)) {
+    if (defer.includes(name)) {
       deferInherit(d, name, loc.file, loc.line);
       continue;
     }

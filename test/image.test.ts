@@ -12,7 +12,7 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clearFileCache, KilnError, packTar, writeAr } from "@kiln/core";
 import { main } from "@kiln/cli";
 // @kiln/image is not a dependency of the workspace root: its build output, by path
-import { installPackage, openArPackage, resolvePackages, rpmBackend, satisfies, type OpenedPackage, type ResolveOptions, type RootfsContext } from "../plugins/image/dist/index.js";
+import { installPackage, openArPackage, resolvePackages, rootfsMembers, rpmBackend, satisfies, type OpenedPackage, type ResolveOptions, type RootfsContext } from "../plugins/image/dist/index.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const EPOCH = 1700000000;
@@ -448,6 +448,29 @@ describe("installing into the rootfs", () => {
     mkdirSync(join(dir, "rootfs"));
     return dir;
   };
+
+  it("the image's tar keeps the rootfs's owners by number (a setgid shadow program stays group 42); what the build user owns is root's", async () => {
+    const rootfs = join(tmp(), "rootfs");
+    mkdirSync(join(rootfs, "usr", "bin"), { recursive: true });
+    writeFileSync(join(rootfs, "usr", "bin", "chage"), "#!/bin/sh\n");
+    writeFileSync(join(rootfs, "usr", "bin", "plain"), "#!/bin/sh\n");
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) {
+      chownSync(join(rootfs, "usr", "bin", "chage"), 0, 42);
+      chmodSync(join(rootfs, "usr", "bin", "chage"), 0o2755);
+    }
+    const image = join(dirname(rootfs), "image.tar");
+    writeFileSync(image, await collect(packTar(rootfsMembers(rootfs), EPOCH)));
+    const owners = Object.fromEntries(
+      run("tar", ["--numeric-owner", "-tvf", image])
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => [l.split(/\s+/).pop(), l.split(/\s+/)[1]]),
+    );
+    expect(owners["./"]).toBe("0/0");
+    expect(owners["./usr/bin/plain"]).toBe("0/0");
+    expect(owners["./usr/bin/chage"]).toBe(asRoot ? "0/42" : "0/0");
+  });
 
   it("merges packages, keeps directory modes, refuses shared files and paths through links leading out", async () => {
     const dir = tmp();

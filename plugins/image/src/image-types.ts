@@ -25,9 +25,16 @@ const level = (d: DataStore, name: string, fallback: number) => {
   return Number.isInteger(v) ? v : fallback;
 };
 
-/** The rootfs as tar members: `./` first, then everything below it, sorted. */
+/**
+ * The rootfs as tar members: `./` first, then everything below it, sorted, with their
+ * owners (numeric, as OE's and mmdebstrap's tars; what this process owns is root's):
+ * a rootfs assembled as root has files of other owners (`chage`, setgid `shadow`).
+ */
 export function rootfsMembers(rootfs: string): TreeMember[] {
-  return [{ name: "./", path: rootfs, type: "directory", mode: lstatSync(rootfs).mode & 0o7777 }, ...treeMembers(rootfs, ".", { slashDirs: true })];
+  const st = lstatSync(rootfs);
+  const mine = (id: number, own: number | undefined) => (id === own ? 0 : id);
+  const top: TreeMember = { name: "./", path: rootfs, type: "directory", mode: st.mode & 0o7777, uid: mine(st.uid, process.getuid?.()), gid: mine(st.gid, process.getgid?.()) };
+  return [top, ...treeMembers(rootfs, ".", { slashDirs: true, owners: true })];
 }
 
 /** A tar of the rootfs, compressed by @kiln/package's compressors (streamed, every core, same bytes for any thread count). */

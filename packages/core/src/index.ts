@@ -18,7 +18,7 @@ export { loadConfiguration, metaLayerDir, type Configuration, type LayerInfo, ty
 export { approvedVariables, cleanEnvironment } from "./layers/environment.js";
 export { collectRecipeFiles, appendsFor } from "./layers/collect.js";
 export { chooseRecipe } from "./layers/preferred.js";
-export { recipeInfo, type RecipeInfo, type TaskInfo } from "./layers/recipe-info.js";
+export { recipeInfo, type ProviderIndex, type RecipeInfo, type TaskInfo } from "./layers/recipe-info.js";
 export { ParseCache, PARSE_CACHE_VERSION } from "./cache/parse-cache.js";
 export { emitEnvironment, emitVariable, emitHistory, shellQuote } from "./data/emit.js";
 export * from "./run/events.js";

@@ -1,6 +1,6 @@
 /** Provider choice on RecipeInfo records (the CLI-level cases live in test/task-graph.test.ts). */
 import { describe, expect, it } from "vitest";
-import { DataStore, Providers, type RecipeInfo } from "../src/index.js";
+import { DataStore, Providers, type ProviderIndex, type RecipeInfo } from "../src/index.js";
 
 function recipe(pn: string, extra: Partial<RecipeInfo> = {}): RecipeInfo {
   return {
@@ -62,5 +62,47 @@ describe("Providers", () => {
     expect(pnOf(preferring.resolveBuild("virtual/cc"))).toBe("clang");
     // at build time, being preferred for another name does not win this one
     expect(pnOf(preferring.resolveBuild("gcc"))).toBe("gcc");
+  });
+
+  it("asks a plugin's ProviderIndex instead of indexing its recipes, answering exactly as indexing them would", () => {
+    // a group of virtual recipes looked up by name: pkg-a (RPROVIDES awk), pkg-b (RPROVIDES awk), pkg-c
+    const group: RecipeInfo[] = [];
+    const index: ProviderIndex = {
+      build: (name) => group.filter((r) => r.provides.includes(name)),
+      packageOwners: (name) => group.filter((r) => r.packages.includes(name)),
+      runtime: (name) => group.filter((r) => r.packages.includes(name) || Object.values(r.rprovides).some((l) => l.includes(name))),
+    };
+    const member = (pn: string, extra: Partial<RecipeInfo> = {}) => {
+      const r = recipe(pn, { virtual: true, providerIndex: index, ...extra });
+      group.push(r);
+      return r;
+    };
+    const a = member("pkg-a", { rprovides: { "pkg-a": ["awk"] } });
+    const b = member("pkg-b", { rprovides: { "pkg-b": ["awk"] } });
+    const shadowed = member("pkg-c");
+    member("pkg-skipped", { skipped: "not for this machine" });
+    // a recipe file of the same PN as a group member is chosen over it (PREFERRED_VERSION, priorities)
+    const file = recipe("pkg-c", { rprovides: { "pkg-c": ["editor"] } });
+    const fileProvidingAwk = recipe("mawk", { rprovides: { mawk: ["awk"] } });
+    const d = new DataStore();
+    const preferred = new Map([a, b, file, fileProvidingAwk].map((r) => [r.pn, r]));
+    const all = [...group, file, fileProvidingAwk];
+    const p = new Providers(preferred, d, all);
+    expect(pnOf(p.resolveBuild("pkg-a"))).toBe("pkg-a");
+    expect(p.resolveBuild("pkg-c")).toEqual({ kind: "recipe", recipe: file });
+    expect(p.resolveBuild("pkg-c")).not.toEqual({ kind: "recipe", recipe: shadowed });
+    expect(p.resolveBuild("pkg-skipped")).toEqual({ kind: "none", skipped: "not for this machine" });
+    expect(pnOf(p.resolveRuntime("pkg-b"))).toBe("pkg-b");
+    // the file's providers and the group's together, as one index of all of them gives
+    const awk = p.resolveRuntime("awk");
+    expect(awk.kind === "multiple" && awk.candidates.map((c) => c.pn).sort()).toEqual(["mawk", "pkg-a", "pkg-b"]);
+    d.setVar("PREFERRED_RPROVIDER_awk", "pkg-b");
+    expect(pnOf(new Providers(preferred, d, all).resolveRuntime("awk"))).toBe("pkg-b");
+    // the same answers from recipes indexed one by one
+    const plain = (r: RecipeInfo): RecipeInfo => ({ ...r, providerIndex: undefined });
+    const indexed = new Providers(new Map([...preferred].map(([pn, r]) => [pn, plain(r)])), d, all.map(plain));
+    expect(pnOf(indexed.resolveRuntime("awk"))).toBe("pkg-b");
+    expect(pnOf(indexed.resolveBuild("pkg-c"))).toBe("pkg-c");
+    expect(indexed.resolveBuild("pkg-skipped").kind).toBe("none");
   });
 });

@@ -21,6 +21,7 @@ import {
   SIGGEN_VERSION,
   basehashOnly,
   type DataStore,
+  type ProviderIndex,
   type RecipeInfo,
   type VirtualRecipe,
 } from "@kiln/core";
@@ -290,6 +291,7 @@ class VirtualInfo {
   readonly packagesDynamic = NONE as unknown as string[];
   readonly checksumFiles = EMPTY as Record<string, never>;
   readonly virtual = true;
+  readonly providerIndex: ProviderIndex;
   private memo: { values?: PackageValues; hashes?: Record<string, string>; vars?: Record<string, string>; stamp?: string; rprovides?: Record<string, string[]> } = {};
 
   constructor(
@@ -298,9 +300,11 @@ class VirtualInfo {
     private readonly prefix: string,
     private readonly u: PackageLookup,
     file: string,
+    index: ProviderIndex,
   ) {
     this.file = file;
     this.pn = prefix + p.name;
+    this.providerIndex = index;
   }
 
   /** The package's values, worked out when a field other than file/pn is first read. */
@@ -362,9 +366,54 @@ class VirtualInfo {
   }
 }
 
-/** The virtual recipe of one package. */
-export function packageRecipe(p: DebianPackage, t: PackageTemplate, prefix: string, suite: string, u: PackageLookup): VirtualRecipe {
-  const info = new VirtualInfo(t, p, prefix, u, virtualFile(suite, p.name));
+/**
+ * Provider lookups over a suite's virtual recipes (core's ProviderIndex), from the
+ * indexes the suite already has: a recipe's PN, PROVIDES and only package are prefix +
+ * its package name; its RPROVIDES are the names its Provides list, which the
+ * universe's `providers` map (name -> the packages providing it) answers.
+ */
+export class SuiteProviderIndex implements ProviderIndex {
+  private readonly byName = new Map<string, RecipeInfo>();
+
+  constructor(
+    private readonly prefix: string,
+    private readonly u: Pick<PackageLookup, "providers">,
+  ) {}
+
+  add(name: string, info: RecipeInfo): void {
+    this.byName.set(name, info);
+  }
+
+  private plain(name: string): string | undefined {
+    return name.startsWith(this.prefix) ? name.slice(this.prefix.length) : undefined;
+  }
+
+  build(name: string): readonly RecipeInfo[] {
+    const plain = this.plain(name);
+    const info = plain === undefined ? undefined : this.byName.get(plain);
+    return info ? [info] : NONE;
+  }
+
+  packageOwners(name: string): readonly RecipeInfo[] {
+    return this.build(name);
+  }
+
+  runtime(name: string): readonly RecipeInfo[] {
+    const plain = this.plain(name);
+    if (plain === undefined) return NONE;
+    const out = [...this.build(name)];
+    for (const { pkg } of this.u.providers.get(plain) ?? NONE) {
+      const info = this.byName.get(pkg.name);
+      if (info && !out.includes(info)) out.push(info);
+    }
+    return out;
+  }
+}
+
+/** The virtual recipe of one package; its name is added to `index`. */
+export function packageRecipe(p: DebianPackage, t: PackageTemplate, prefix: string, suite: string, u: PackageLookup, index: SuiteProviderIndex): VirtualRecipe {
+  const info = new VirtualInfo(t, p, prefix, u, virtualFile(suite, p.name), index);
+  index.add(p.name, info as unknown as RecipeInfo);
   return {
     info: info as unknown as RecipeInfo,
     materialize(): DataStore {

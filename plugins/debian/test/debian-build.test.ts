@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clearFileCache, Kiln } from "@kiln/core";
+import { clearFileCache, Kiln, Providers, type RecipeInfo } from "@kiln/core";
 import { main } from "@kiln/cli";
 // the CLI's options resolve plugin packages from the CLI, which ships them
 import { cliKilnOptions } from "../../../packages/cli/dist/plugins.js";
@@ -147,6 +147,24 @@ describe("virtual recipes from the index", () => {
     expect(String(d.getVar("SRC_URI"))).toContain(`${server.url}/pool/main/h/hello/hello_2.10-3_amd64.deb`);
     expect(d.getVarFlag("SRC_URI", "sha256sum")).toBe(sha256(readFileSync(repo.debs.get("hello_2.10-3_amd64") as string)));
     expect(String(d.getVar("RDEPENDS"))).toBe("debian-libc6");
+  });
+
+  it("the suite's provider index answers as indexing every recipe would (PN, packages, RPROVIDES)", async () => {
+    const { k, result } = await parse(buildDir(server.url, repo.keyring));
+    const d = k.configuration().d;
+    const viaIndex = new Providers(result.preferred, d, result.recipes);
+    // (a virtual recipe's provider fields are getters: copied by name)
+    const unindexed = (r: RecipeInfo): RecipeInfo => (r.virtual ? { ...r, providerIndex: undefined, provides: r.provides, packages: r.packages, rprovides: r.rprovides } : r);
+    const plain = result.recipes.map(unindexed);
+    const one = new Providers(new Map(plain.map((r) => [r.pn, r])), d, plain);
+    const names = new Set(result.recipes.flatMap((r) => [r.pn, ...Object.values(r.rprovides).flat()]));
+    expect(names.has("debian-awk")).toBe(true);
+    const pns = (x: ReturnType<Providers["resolveRuntime"]>) => (x.kind === "recipe" ? [x.recipe.pn] : x.kind === "multiple" ? x.candidates.map((c) => c.pn).sort() : [x.kind]);
+    for (const name of names) {
+      expect(pns(viaIndex.resolveRuntime(name)), name).toEqual(pns(one.resolveRuntime(name)));
+      expect(pns(viaIndex.resolveBuild(name)), name).toEqual(pns(one.resolveBuild(name)));
+    }
+    expect(pns(viaIndex.resolveRuntime("debian-awk"))).toContain("debian-mawk");
   });
 
   it("do_install unpacks a package into D, keeping an absolute symlink (libc6's loader link)", async () => {

@@ -393,7 +393,7 @@ export function buildTaskGraph(
   d: DataStore,
   options: GraphOptions,
 ): TaskGraph {
-  const providers = new Providers(parsed.preferred.values(), d, parsed.recipes);
+  const providers = new Providers(parsed.preferred, d, parsed.recipes);
   const closure = new RecipeClosure(providers);
   const defaultTask = taskName(String(d.getVar("BB_DEFAULT_TASK") ?? "build"));
   const warnings: string[] = [];

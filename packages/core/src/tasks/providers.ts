@@ -5,7 +5,7 @@
  * version of each PN takes part (PREFERRED_VERSION is decided before this).
  */
 import type { DataStore } from "../data/datastore.js";
-import type { RecipeInfo } from "../layers/recipe-info.js";
+import type { ProviderIndex, RecipeInfo } from "../layers/recipe-info.js";
 
 export type Resolution =
   | { kind: "recipe"; recipe: RecipeInfo }
@@ -39,14 +39,32 @@ export class Providers {
   private readonly assumed: Set<string>;
   private readonly buildCache = new Map<string, Resolution>();
   private readonly runtimeCache = new Map<string, Resolution>();
+  /** Plugins' own indexes of their virtual recipes, asked per name (RecipeInfo.providerIndex). */
+  private readonly indexes = new Set<ProviderIndex>();
+  private readonly isPreferred: (r: RecipeInfo) => boolean;
 
+  /** `preferred`: the recipe chosen for each PN (a map by PN, or the recipes themselves). */
   constructor(
-    preferred: Iterable<RecipeInfo>,
+    preferred: Iterable<RecipeInfo> | ReadonlyMap<string, RecipeInfo>,
     private readonly d: DataStore,
     all: Iterable<RecipeInfo> = [],
   ) {
-    for (const r of preferred) {
+    let chosen: Iterable<RecipeInfo>;
+    if (preferred instanceof Map) {
+      const byPn = preferred as ReadonlyMap<string, RecipeInfo>;
+      chosen = byPn.values();
+      this.isPreferred = (r) => byPn.get(r.pn) === r;
+    } else {
+      const set = new Set(preferred as Iterable<RecipeInfo>);
+      chosen = set;
+      this.isPreferred = (r) => set.has(r);
+    }
+    for (const r of chosen) {
       if (r.skipped) continue;
+      if (r.providerIndex) {
+        this.indexes.add(r.providerIndex);
+        continue;
+      }
       for (const p of r.provides) addTo(this.build, p, r);
       for (const pkg of r.packages) {
         addTo(this.runtime, pkg, r);
@@ -66,11 +84,23 @@ export class Providers {
     this.assumed = new Set(String(d.getVar("ASSUME_PROVIDED") ?? "").split(/\s+/).filter(Boolean));
   }
 
+  /** The slot's recipes and the indexes' answers for `name`: preferred, not skipped, each once. */
+  private candidates(slot: Slot | undefined, ask: (index: ProviderIndex) => readonly RecipeInfo[]): RecipeInfo[] | undefined {
+    let out = listOf(slot);
+    for (const index of this.indexes) {
+      for (const r of ask(index)) {
+        if (r.skipped || !this.isPreferred(r) || out?.includes(r)) continue;
+        out = out ? [...out, r] : [r];
+      }
+    }
+    return out;
+  }
+
   /** The recipe that builds `name` (a PN or something PROVIDES names). */
   resolveBuild(name: string): Resolution {
     let r = this.buildCache.get(name);
     if (!r) {
-      r = this.choose(name, listOf(this.build.get(name)), `PREFERRED_PROVIDER_${name}`, (c) => c.pn === name, false);
+      r = this.choose(name, this.candidates(this.build.get(name), (i) => i.build(name)), `PREFERRED_PROVIDER_${name}`, (c) => c.pn === name, false);
       this.buildCache.set(name, r);
     }
     return r;
@@ -81,8 +111,10 @@ export class Providers {
     let r = this.runtimeCache.get(name);
     if (!r) {
       // PACKAGES_DYNAMIC only when nothing else provides the name (BitBake's getRuntimeProviders)
-      const found = listOf(this.runtime.get(name)) ?? this.dynamic.filter(([re]) => re.test(name)).map(([, recipe]) => recipe);
-      r = this.choose(name, [...new Set(found)], `PREFERRED_RPROVIDER_${name}`, (c) => listOf(this.packageOwners.get(name))?.includes(c) ?? false, true);
+      const found = this.candidates(this.runtime.get(name), (i) => i.runtime(name)) ?? this.dynamic.filter(([re]) => re.test(name)).map(([, recipe]) => recipe);
+      let owners: RecipeInfo[] | undefined;
+      const owns = (c: RecipeInfo) => (owners ??= this.candidates(this.packageOwners.get(name), (i) => i.packageOwners(name)) ?? []).includes(c);
+      r = this.choose(name, [...new Set(found)], `PREFERRED_RPROVIDER_${name}`, owns, true);
       this.runtimeCache.set(name, r);
     }
     return r;

@@ -292,7 +292,11 @@ class VirtualInfo {
   readonly checksumFiles = EMPTY as Record<string, never>;
   readonly virtual = true;
   readonly providerIndex: ProviderIndex;
-  private memo: { values?: PackageValues; hashes?: Record<string, string>; vars?: Record<string, string>; stamp?: string; rprovides?: Record<string, string[]> } = {};
+  /** Made when a value is first worked out: most of a suite's recipes never need one. */
+  private memoized?: { values?: PackageValues; hashes?: Record<string, string>; vars?: Record<string, string>; stamp?: string; rprovides?: Record<string, string[]> };
+  private get memo(): NonNullable<VirtualInfo["memoized"]> {
+    return (this.memoized ??= {});
+  }
 
   constructor(
     private readonly t: PackageTemplate,
@@ -364,6 +368,18 @@ class VirtualInfo {
   get basehashes(): Record<string, string> {
     return (this.memo.hashes ??= this.t.basehashes(this.v));
   }
+
+  /** The index entry is its own VirtualRecipe (one object per package, not three). */
+  get info(): RecipeInfo {
+    return this as unknown as RecipeInfo;
+  }
+
+  materialize(): DataStore {
+    const d = this.t.d.createCopy();
+    for (const name of PER_PACKAGE) d.setVar(name, this.values.get(name));
+    d.setVar("DEBIAN_UNSATISFIED", this.values.unsatisfied().join(", "));
+    return d;
+  }
 }
 
 /**
@@ -413,14 +429,6 @@ export class SuiteProviderIndex implements ProviderIndex {
 /** The virtual recipe of one package; its name is added to `index`. */
 export function packageRecipe(p: DebianPackage, t: PackageTemplate, prefix: string, suite: string, u: PackageLookup, index: SuiteProviderIndex): VirtualRecipe {
   const info = new VirtualInfo(t, p, prefix, u, virtualFile(suite, p.name), index);
-  index.add(p.name, info as unknown as RecipeInfo);
-  return {
-    info: info as unknown as RecipeInfo,
-    materialize(): DataStore {
-      const d = t.d.createCopy();
-      for (const name of PER_PACKAGE) d.setVar(name, info.values.get(name));
-      d.setVar("DEBIAN_UNSATISFIED", info.values.unsatisfied().join(", "));
-      return d;
-    },
-  };
+  index.add(p.name, info.info);
+  return info;
 }

@@ -1,8 +1,8 @@
 /**
  * BBCLASSEXTEND as BitBake's multi_finalize makes its variants: one evaluation of the
  * recipe and its appends, a finalised copy for the recipe itself, and for each name in
- * the finalised BBCLASSEXTEND a copy of the unfinalised store that gets the class
- * (deferred) and is finalised on its own.
+ * the finalised BBCLASSEXTEND a copy of the unfinalised store (its deferred inherits
+ * resolved first) that gets the class and is finalised on its own.
  */
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -98,6 +98,23 @@ describe("BBCLASSEXTEND", () => {
     expect(parseRecipeFile(base.createCopy(), join(dir, "tool.bb")).getVar("SEEN")).toBe("unset"); // inherited at once: WHEN not set yet
     base.setVar("BB_DEFER_BBCLASSES", "other late");
     expect(parseRecipeFile(base.createCopy(), join(dir, "tool.bb")).getVar("SEEN")).toBe("end of recipe");
+  });
+
+  it("resolves the recipe's deferred inherits once, before the variants are made (a deferred class sees the recipe's PN in each); the variant's class comes after them", () => {
+    const { dir, base } = layer({
+      "classes/native.bbclass": `${NATIVE_CLASS}ORDER .= " native"\n`,
+      "classes/late.bbclass": `LATE_PN := "\${PN}"\nORDER .= " late"\n`,
+      "tool.bb": `BBCLASSEXTEND = "native"\ninherit_defer late\nORDER = "recipe"\n`,
+    });
+    const stores = parseRecipeVariants(base.createCopy(), join(dir, "tool.bb"));
+    const [recipe, native] = [stores.get("")!, stores.get("native")!];
+    expect(recipe.getVar("LATE_PN")).toBe("tool");
+    expect(native.getVar("LATE_PN")).toBe("tool");
+    expect(native.getVar("CLASS_PN")).toBe("tool-native");
+    expect(recipe.getVar("ORDER")).toBe("recipe late");
+    expect(native.getVar("ORDER")).toBe("recipe late native");
+    // the variant is finalised (anonymous functions run) with its own PN
+    expect(native.getVar("NATIVE_ANON_PN")).toBe("tool-native");
   });
 
   it("names variants as BitBake's virtual file names, and splits them back", () => {

@@ -6,7 +6,7 @@ import { KilnError, ParseError, SkipRecipe } from "../errors.js";
 import type { DataStore } from "../data/datastore.js";
 import { expandKeys } from "../data/expand-keys.js";
 import { attributeJsError, buildScope, compileFunction, functionSource } from "../js/functions.js";
-import { deferInherit, evaluateFile, inherit, ParseSession } from "./evaluate.js";
+import { evaluateFile, inherit, ParseSession } from "./evaluate.js";
 import { failOnRenamedVariables } from "../data/datastore.js";
 
 export { ParseSession } from "./evaluate.js";
@@ -65,6 +65,9 @@ export function parseRecipeVariants(d: DataStore, path: string, options: ParseRe
     evaluateFile(path, d, session);
     for (const append of appends) evaluateFile(append, d, session);
     d.setVar("FILE", path, { ignore: true, parsing: true });
+    // as BitBake's multi_finalize: once, before any variant is copied (so a deferred
+    // class sees the recipe's own PN in every variant)
+    resolveDeferredInherits(d, session);
   } catch (err) {
     if (!(err instanceof SkipRecipe)) throw err;
     d.setVar("__SKIPPED", err.message, { ignore: true });
@@ -89,7 +92,15 @@ export function parseRecipeVariants(d: DataStore, path: string, options: ParseRe
     } else {
       v.setVar("PN", `${pn}-${name}`, { file: path, op: "BBCLASSEXTEND" });
     }
-    deferInherit(v, cls as string, path, 1);
+    // inherited at once, after the recipe's deferred classes (resolved above)
+    try {
+      inherit(cls as string, v, session, { file: path, line: 1, column: 1 }, false);
+    } catch (err) {
+      if (!(err instanceof SkipRecipe)) throw err;
+      v.setVar("__SKIPPED", err.message, { ignore: true });
+      out.set(name, v);
+      continue;
+    }
     finaliseOrSkip(v, session);
     failOnRenamedVariables(v, variantFile(name, path));
     out.set(name, v);
@@ -106,8 +117,8 @@ function finaliseOrSkip(d: DataStore, session: ParseSession): void {
   }
 }
 
-/** bb.parse.ast.finalize: deferred inherits, handlers, key expansion, anonymous functions. */
-export function finalize(d: DataStore, session: ParseSession): void {
+/** The `inherit_defer` (and BB_DEFER_BBCLASSES) classes, in the order deferred; a class may defer more. */
+function resolveDeferredInherits(d: DataStore, session: ParseSession): void {
   for (;;) {
     const deferred = (d.getVar("__BBDEFINHERITS", false) as [string, string, number][] | undefined) ?? [];
     if (!deferred.length) break;
@@ -115,6 +126,15 @@ export function finalize(d: DataStore, session: ParseSession): void {
     d.setVar("__BBDEFINHERITS", deferred.slice(1), { ignore: true });
     inherit(what, d, session, { file, line, column: 1 }, true);
   }
+}
+
+/**
+ * bb.parse.ast.finalize: handlers, key expansion, anonymous functions (deferred
+ * inherits are resolved before it, by parseRecipeVariants; any left, e.g. a variant's
+ * class that BB_DEFER_BBCLASSES names, are resolved first here).
+ */
+export function finalize(d: DataStore, session: ParseSession): void {
+  resolveDeferredInherits(d, session);
   for (const handler of (d.getVar("__BBHANDLERS", false) as string[] | undefined) ?? []) {
     if (!d.getVarFlag(handler, "filename", false)) {
       throw new KilnError("PARSE_ERROR", `Undefined event handler function '${handler}'`);

@@ -12,16 +12,16 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clearFileCache, KilnError, packTar, writeAr } from "@kiln/core";
+import { clearFileCache, DataStore, KilnError, packTar, writeAr } from "@kiln/core";
 import { main } from "@kiln/cli";
 // @kiln/image is not a dependency of the workspace root: its build output, by path
-import { installPackage, openArPackage, resolvePackages, rootfsMembers, rpmBackend, satisfies, type OpenedPackage, type ResolveOptions, type RootfsContext } from "../plugins/image/dist/index.js";
+import { BUILTIN_IMAGE_TYPES, installPackage, openArPackage, resolvePackages, rpmBackend, satisfies, type OpenedPackage, type ResolveOptions, type RootfsContext } from "../plugins/image/dist/index.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const EPOCH = 1700000000;
@@ -449,27 +449,37 @@ describe("installing into the rootfs", () => {
     return dir;
   };
 
-  it("the image's tar keeps the rootfs's owners by number (a setgid shadow program stays group 42); what the build user owns is root's", async () => {
+  it("the image's tar (GNU tar, OE's reproducible options) keeps owners by number, hard links and mtimes at SOURCE_DATE_EPOCH; a failing tar is an error naming it", async () => {
     const rootfs = join(tmp(), "rootfs");
     mkdirSync(join(rootfs, "usr", "bin"), { recursive: true });
     writeFileSync(join(rootfs, "usr", "bin", "chage"), "#!/bin/sh\n");
-    writeFileSync(join(rootfs, "usr", "bin", "plain"), "#!/bin/sh\n");
+    writeFileSync(join(rootfs, "usr", "bin", "perl"), "#!/bin/sh\n");
+    linkSync(join(rootfs, "usr", "bin", "perl"), join(rootfs, "usr", "bin", "perl5.36.0"));
     const asRoot = process.getuid?.() === 0;
+    // a setgid shadow program, as a Debian rootfs assembled as root has (only root can give files away)
     if (asRoot) {
       chownSync(join(rootfs, "usr", "bin", "chage"), 0, 42);
       chmodSync(join(rootfs, "usr", "bin", "chage"), 0o2755);
     }
+    const d = new DataStore();
+    d.setVar("SOURCE_DATE_EPOCH", String(EPOCH));
+    const write = (type: string, from: string, to: string) => BUILTIN_IMAGE_TYPES.find((t) => t.type === type)!.write(from, to, d, new AbortController().signal);
     const image = join(dirname(rootfs), "image.tar");
-    writeFileSync(image, await collect(packTar(rootfsMembers(rootfs), EPOCH)));
-    const owners = Object.fromEntries(
-      run("tar", ["--numeric-owner", "-tvf", image])
-        .split("\n")
-        .filter(Boolean)
-        .map((l) => [l.split(/\s+/).pop(), l.split(/\s+/)[1]]),
-    );
-    expect(owners["./"]).toBe("0/0");
-    expect(owners["./usr/bin/plain"]).toBe("0/0");
-    expect(owners["./usr/bin/chage"]).toBe(asRoot ? "0/42" : "0/0");
+    await write("tar", rootfs, image);
+    const listing = run("tar", ["--numeric-owner", "--full-time", "-tvf", image]).split("\n").filter(Boolean);
+    const byName = Object.fromEntries(listing.map((l) => [l.split(/\s+/)[5], l]));
+    expect(Object.keys(byName)[0]).toBe("./");
+    // what this process owns is root's; other owners stay
+    expect(byName["./usr/bin/perl"]).toMatch(/^-\S+ 0\/0 .* 2023-11-14 22:13:20 /);
+    expect(byName["./usr/bin/chage"]).toMatch(asRoot ? /^-rwxr-sr-x 0\/42 / : /^-\S+ 0\/0 /);
+    expect(byName["./usr/bin/perl5.36.0"]).toMatch(/^h.* link to \.\/usr\/bin\/perl$/);
+    // the same tree gives the same bytes, compressed too
+    const again = join(dirname(rootfs), "again.tar");
+    await write("tar", rootfs, again);
+    expect(readFileSync(again).equals(readFileSync(image))).toBe(true);
+    await write("tar.zst", rootfs, `${image}.zst`);
+    expect(run("tar", ["--zstd", "-tf", `${image}.zst`]).split("\n").filter(Boolean)).toEqual(listing.map((l) => l.split(/\s+/)[5]));
+    await expect(write("tar.zst", join(rootfs, "missing"), join(dirname(rootfs), "bad.tar.zst"))).rejects.toThrow(/image tar\.zst of .*missing: tar failed \(exit 2\): .*Cannot/);
   });
 
   it("merges packages, keeps directory modes, refuses shared files and paths through links leading out", async () => {

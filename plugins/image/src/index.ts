@@ -52,7 +52,7 @@ export const plugin: KilnPlugin<Kiln> = {
 export default plugin;
 
 export { registerRootfsBackend, rootfsBackend, MAINTAINER_SCRIPTS, type RootfsBackend, type RootfsContext, type OpenedPackage, type InstalledPackage, type InstalledFile, type MemberInfo } from "./backend.js";
-export { registerImageType, rootfsMembers, type ImageType } from "./image-types.js";
+export { BUILTIN_IMAGE_TYPES, imageTarArgs, registerImageType, type ImageType } from "./image-types.js";
 export { resolvePackages, satisfies, packageVersion, type ResolvedPackage, type ResolveOptions } from "./resolve.js";
 export { parseStanzas, stanzaText, type Stanza } from "./control.js";
 export { installPackage } from "./install.js";

@@ -84,7 +84,7 @@ export default plugin;
 export { doPackage, packageVar } from "./package-task.js";
 export { packagesToWrite, writePackagesTask, extendedDescription, deployWorkDir, archDir, type PackageToWrite } from "./writer-task.js";
 export { writeArPackage, fieldValue, controlText, scriptText, MAINTAINER_SCRIPTS, type ArPackageSpec, type MaintainerScript } from "./ar-package.js";
-export { compress, compressToFile, decompress, DEFAULT_LEVEL, type Compression, type CompressOptions } from "./compress.js";
+export { compress, compressorCommand, compressToFile, decompress, DEFAULT_LEVEL, type Compression, type CompressOptions } from "./compress.js";
 export { walkTree, fileChunks, WHOLE_FILE, type WalkEntry } from "./tree.js";
 export { writeFeedIndex, readControl, type IndexFlavour } from "./feed-index.js";
 export { debianVersion, debianArch, debianDepends, type PackageVersion, type DependencyList } from "./versions.js";

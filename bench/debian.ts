@@ -60,7 +60,7 @@ function kiln(build: string, args: string[]): { out: string; s: number } {
   return { out: r.stdout, s };
 }
 
-/** Child script: parseAll and taskGraph over every virtual recipe, timed. */
+/** Child script: parseAll and taskGraph over every virtual recipe, timed (with the V8 flag kiln's launcher sets). */
 const SYNTH = `
 const { Kiln } = await import(${JSON.stringify(path.join(ROOT, "packages/core/dist/index.js"))});
 const { cliKilnOptions } = await import(${JSON.stringify(path.join(ROOT, "packages/cli/dist/plugins.js"))});
@@ -74,7 +74,7 @@ console.log(JSON.stringify({ parse: (t1 - t0) / 1000, graph: (t2 - t1) / 1000, r
 `;
 
 function synth(build: string): { parse: number; graph: number; recipes: number; tasks: number } {
-  const r = spawnSync("node", ["--max-semi-space-size=64", "--input-type=module", "-e", SYNTH], { cwd: build, encoding: "utf8", maxBuffer: 1 << 26 });
+  const r = spawnSync("node", ["--max-semi-space-size=64", "--liftoff-only", "--input-type=module", "-e", SYNTH], { cwd: build, encoding: "utf8", maxBuffer: 1 << 26 });
   if (r.status !== 0) throw new BenchFailed(`synthesis failed:\n${r.stdout}${r.stderr}`);
   return JSON.parse(r.stdout.trim().split("\n").pop() as string);
 }

@@ -366,7 +366,8 @@ async function assemble(pkgs: RootfsPackage[], o: AssembleOptions, log: (line: s
   // payloads go back to back to one xz program per core, which decompress them while
   // this thread unpacks the earlier ones (a program's last output of one payload comes
   // out only once it decodes the next, so all must be queued, then its input ended)
-  const xz = new XzDecoders();
+  // decoded output is staged beside the rootfs (the same filesystem, which has the room)
+  const xz = new XzDecoders(undefined, dirname(rootfs));
   const payloads = sorted.map(newPayload);
   const opening = sorted.map((p, i) => {
     const shared: SharedTree = { owners, pkg: p.pkg.name };

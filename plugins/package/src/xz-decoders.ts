@@ -2,14 +2,17 @@
  * Many xz buffers decompressed by a few long-lived `xz` programs: a root filesystem
  * unpacks ~90 package payloads, and starting a program for each cost more main-thread
  * time (spawn is synchronous) than the unpacking itself. `xz -d` decodes concatenated
- * streams as one; each process is fed its buffers back to back and its output is cut
- * again by each stream's uncompressed size, read from the stream's own index (which xz
- * checks against what it decodes: a lying index fails the process, and every buffer not
- * yet delivered is rejected).
+ * streams as one; each process is fed its buffers back to back through a pipe and
+ * writes into a nameless file, which is cut again by each stream's uncompressed size,
+ * read from the stream's own index (which xz checks against what it decodes: a lying
+ * index fails the process, and every buffer not yet delivered is rejected). A result
+ * is handed out once the program has written past it, so its integrity check passed.
  */
 import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { constants } from "node:buffer";
-import { availableParallelism } from "node:os";
+import { closeSync, fstatSync, openSync, readSync, unlinkSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 
 const FOOTER_MAGIC = [0x59, 0x5a];
@@ -57,26 +60,47 @@ export function xzUncompressedSize(buf: Buffer): number {
 }
 
 interface Pending {
-  out: Buffer;
-  filled: number;
+  /** Where its output starts in the program's output file, and its size. */
+  start: number;
+  size: number;
   resolve(b: Buffer): void;
   reject(e: Error): void;
 }
 
 interface Decoder {
-  child: ChildProcessByStdio<Writable, Readable, Readable>;
+  child: ChildProcessByStdio<Writable, null, Readable>;
+  /** The program's output file (unlinked: it goes when this and the program's copy close). */
+  fd: number;
+  /** Output promised so far: where the next buffer's output starts. */
+  end: number;
   queue: Pending[];
   failed?: Error;
+  exited: boolean;
 }
 
 /** Bytes a decoder has still to write. */
-const owed = (d: Decoder) => d.queue.reduce((n, p) => n + p.out.length - p.filled, 0);
+const owed = (d: Decoder) => d.queue.reduce((n, p) => n + p.size, 0);
+
+/** How often (ms) the output files are looked at while results are awaited. */
+const POLL_MS = 1;
+
+let fileCount = 0;
 
 export class XzDecoders {
   private readonly decoders: Decoder[] = [];
   private closed = false;
+  private polling?: NodeJS.Timeout;
 
-  constructor(private readonly processes = Math.max(1, availableParallelism())) {}
+  /**
+   * `processes` programs at most; their output goes to files in `tempDir` (removed at
+   * once, kept open), so a program never waits for this thread to read a pipe: with
+   * stdout a pipe, the xz programs of a root filesystem spent half their time blocked
+   * while this thread unpacked the previous payload.
+   */
+  constructor(
+    private readonly processes = Math.max(1, availableParallelism()),
+    private readonly tempDir = tmpdir(),
+  ) {}
 
   /**
    * `data` (complete .xz streams) decompressed; buffers are shared out to the process
@@ -95,12 +119,17 @@ export class XzDecoders {
     }
     // a failed program takes nothing more: its error belongs to the stream that broke it
     const healthy = this.decoders.filter((x) => !x.failed);
-    const d = this.decoders.length < this.processes ? this.start() : healthy.length ? healthy.reduce((a, b) => (owed(b) < owed(a) ? b : a)) : this.start();
+    let d: Decoder;
+    try {
+      d = this.decoders.length < this.processes || !healthy.length ? this.start() : healthy.reduce((a, b) => (owed(b) < owed(a) ? b : a));
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return new Promise<Buffer>((resolve, reject) => {
-      const pending: Pending = { out: Buffer.allocUnsafe(size), filled: 0, resolve, reject };
-      d.queue.push(pending);
-      if (size === 0) this.deliver(d);
+      d.queue.push({ start: d.end, size, resolve, reject });
+      d.end += size;
       d.child.stdin.write(data);
+      this.poll();
     });
   }
 
@@ -114,8 +143,19 @@ export class XzDecoders {
   }
 
   private start(): Decoder {
-    const child = spawn("xz", ["-q", "-d", "-c"], { stdio: ["pipe", "pipe", "pipe"] });
-    const d: Decoder = { child, queue: [] };
+    const file = join(this.tempDir, `.kiln-xz-${process.pid}-${fileCount++}`);
+    const fd = openSync(file, "w+", 0o600);
+    let child: ChildProcessByStdio<Writable, null, Readable>;
+    try {
+      child = spawn("xz", ["-q", "-d", "-c"], { stdio: ["pipe", fd, "pipe"] }) as ChildProcessByStdio<Writable, null, Readable>;
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    } finally {
+      // nameless from now on: nothing is left behind, whatever happens
+      unlinkSync(file);
+    }
+    const d: Decoder = { child, fd, end: 0, queue: [], exited: false };
     this.decoders.push(d);
     const stderr: Buffer[] = [];
     const fail = (err: Error) => {
@@ -125,30 +165,61 @@ export class XzDecoders {
     };
     child.stdin.on("error", () => undefined); // the exit status says why
     child.stderr.on("data", (c: Buffer) => stderr.push(c));
-    child.stdout.on("data", (chunk: Buffer) => {
-      let at = 0;
-      while (at < chunk.length) {
-        const p = d.queue[0];
-        if (!p) return fail(new Error("xz wrote more than the streams' indexes announce"));
-        const n = Math.min(chunk.length - at, p.out.length - p.filled);
-        chunk.copy(p.out, p.filled, at, at + n);
-        p.filled += n;
-        at += n;
-        this.deliver(d);
-      }
+    child.on("error", (err) => {
+      fail(err);
+      this.finish(d);
     });
-    child.on("error", fail);
     child.on("close", (code, signal) => {
-      if (code !== 0) fail(new Error(`xz -d: ${signal ?? `exit ${code}`}: ${Buffer.concat(stderr).toString().trim() || "failed"}`));
-      else if (d.queue.length) fail(new Error("xz wrote less than the streams' indexes announce"));
+      if (code !== 0) {
+        // what xz went past was checked (it reads a stream's check, index and footer
+        // before the next stream): that much is good, the rest fails with the program
+        this.deliver(d);
+        fail(new Error(`xz -d: ${signal ?? `exit ${code}`}: ${Buffer.concat(stderr).toString().trim() || "failed"}`));
+      } else {
+        this.deliver(d, true);
+        const written = fstatSync(d.fd).size;
+        if (d.queue.length) fail(new Error("xz wrote less than the streams' indexes announce"));
+        else if (written > d.end) fail(new Error("xz wrote more than the streams' indexes announce"));
+      }
+      this.finish(d);
     });
     return d;
   }
 
-  private deliver(d: Decoder): void {
-    while (d.queue.length && d.queue[0].filled === d.queue[0].out.length) {
+  /** The program is gone: its output file closes (once: an unstarted program reports both error and close). */
+  private finish(d: Decoder): void {
+    if (d.exited) return;
+    d.exited = true;
+    closeSync(d.fd);
+  }
+
+  /**
+   * Results whose output is in the file, read out in order: those the program has
+   * written past (so it checked them), or, once it exited cleanly (`ended`), all.
+   */
+  private deliver(d: Decoder, ended = false): void {
+    if (d.failed || d.exited || !d.queue.length) return;
+    const written = fstatSync(d.fd).size;
+    while (d.queue.length && (ended ? d.queue[0].start + d.queue[0].size <= written : d.queue[0].start + d.queue[0].size < written)) {
       const p = d.queue.shift() as Pending;
-      p.resolve(p.out);
+      const out = Buffer.allocUnsafe(p.size);
+      for (let at = 0; at < p.size; ) {
+        const n = readSync(d.fd, out, at, p.size - at, p.start + at);
+        if (n === 0) break;
+        at += n;
+      }
+      p.resolve(out);
     }
+  }
+
+  /** Look at the output files now and then while results are awaited. */
+  private poll(): void {
+    if (this.polling) return;
+    const tick = () => {
+      this.polling = undefined;
+      for (const d of this.decoders) this.deliver(d);
+      if (this.decoders.some((d) => d.queue.length && !d.failed && !d.exited)) this.polling = setTimeout(tick, POLL_MS);
+    };
+    this.polling = setTimeout(tick, POLL_MS);
   }
 }

@@ -1,5 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { XzDecoders, xzUncompressedSize } from "../src/xz-decoders.js";
 
@@ -72,5 +75,36 @@ describe("XzDecoders", () => {
     const result = decoders.decode(lying);
     decoders.close();
     await expect(result).rejects.toThrow();
+  });
+
+  it("a stream whose integrity check fails is rejected even though all its output was written; what came before it is delivered", async () => {
+    const data = Buffer.alloc(200_000, 9);
+    const badCheck = Buffer.from(xz(data));
+    // the block's CRC64 is the 8 bytes before the index (which the footer locates)
+    const footer = badCheck.length - 12;
+    const indexStart = footer - (badCheck.readUInt32LE(footer + 4) + 1) * 4;
+    badCheck[indexStart - 1] ^= 0xff;
+    const decoders = new XzDecoders(1);
+    const before = decoders.decode(xz(inputs[2]));
+    const broken = decoders.decode(badCheck);
+    decoders.close();
+    expect((await before).equals(inputs[2])).toBe(true);
+    await expect(broken).rejects.toThrow(/xz -d/);
+  });
+
+  it("stages output in files that are gone from the temp directory at once, and leaves nothing there", async () => {
+    const temp = mkdtempSync(join(tmpdir(), "kiln-xz-stage-"));
+    try {
+      const decoders = new XzDecoders(2, temp);
+      const pending = inputs.map((d) => decoders.decode(xz(d)));
+      expect(readdirSync(temp)).toEqual([]);
+      decoders.close();
+      (await Promise.all(pending)).forEach((r, i) => expect(r.equals(inputs[i])).toBe(true));
+      expect(readdirSync(temp)).toEqual([]);
+      // a temp directory that cannot be written rejects the buffer, naming the cause
+      await expect(new XzDecoders(1, join(temp, "missing")).decode(xz(inputs[1]))).rejects.toThrow(/ENOENT/);
+    } finally {
+      rmSync(temp, { recursive: true, force: true });
+    }
   });
 });

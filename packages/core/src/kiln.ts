@@ -179,6 +179,8 @@ export class Kiln {
       },
       d,
     );
+    // BBCLASSEXTEND variants are among the recipes parsed from files (counted before the plugins' many)
+    const variants = infos.filter((i) => i.file.startsWith("virtual:")).length;
     for (const v of this.virtuals.values()) infos.push(v.info);
 
     const preferred = this.choosePreferred(infos, collections);
@@ -196,7 +198,7 @@ export class Kiln {
         masked,
         errors: errors.length,
         virtual: this.virtuals.size,
-        variants: infos.filter((i) => i.file.startsWith("virtual:") && !this.virtuals.has(i.file)).length,
+        variants,
       },
     };
   }

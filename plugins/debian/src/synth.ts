@@ -382,6 +382,8 @@ class VirtualInfo {
   }
 }
 
+const RECIPE_OF = Symbol("kiln:debian recipe");
+
 /**
  * Provider lookups over a suite's virtual recipes (core's ProviderIndex), from the
  * indexes the suite already has: a recipe's PN, PROVIDES and only package are prefix +
@@ -389,15 +391,18 @@ class VirtualInfo {
  * universe's `providers` map (name -> the packages providing it) answers.
  */
 export class SuiteProviderIndex implements ProviderIndex {
-  private readonly byName = new Map<string, RecipeInfo>();
-
   constructor(
     private readonly prefix: string,
-    private readonly u: Pick<PackageLookup, "providers">,
+    private readonly u: Pick<PackageLookup, "byName" | "providers">,
   ) {}
 
-  add(name: string, info: RecipeInfo): void {
-    this.byName.set(name, info);
+  /** `info` is the recipe of `p` (kept on the package: a map of 60,000 more entries cost ~20 ms a parse). */
+  add(p: DebianPackage, info: RecipeInfo): void {
+    (p as DebianPackage & { [RECIPE_OF]?: RecipeInfo })[RECIPE_OF] = info;
+  }
+
+  private recipeOf(name: string): RecipeInfo | undefined {
+    return (this.u.byName.get(name) as (DebianPackage & { [RECIPE_OF]?: RecipeInfo }) | undefined)?.[RECIPE_OF];
   }
 
   private plain(name: string): string | undefined {
@@ -406,7 +411,7 @@ export class SuiteProviderIndex implements ProviderIndex {
 
   build(name: string): readonly RecipeInfo[] {
     const plain = this.plain(name);
-    const info = plain === undefined ? undefined : this.byName.get(plain);
+    const info = plain === undefined ? undefined : this.recipeOf(plain);
     return info ? [info] : NONE;
   }
 
@@ -419,7 +424,7 @@ export class SuiteProviderIndex implements ProviderIndex {
     if (plain === undefined) return NONE;
     const out = [...this.build(name)];
     for (const { pkg } of this.u.providers.get(plain) ?? NONE) {
-      const info = this.byName.get(pkg.name);
+      const info = this.recipeOf(pkg.name);
       if (info && !out.includes(info)) out.push(info);
     }
     return out;
@@ -429,6 +434,6 @@ export class SuiteProviderIndex implements ProviderIndex {
 /** The virtual recipe of one package; its name is added to `index`. */
 export function packageRecipe(p: DebianPackage, t: PackageTemplate, prefix: string, suite: string, u: PackageLookup, index: SuiteProviderIndex): VirtualRecipe {
   const info = new VirtualInfo(t, p, prefix, u, virtualFile(suite, p.name), index);
-  index.add(p.name, info.info);
+  index.add(p, info.info);
   return info;
 }

@@ -9,6 +9,7 @@ import { attributeTap } from "./plugins.js";
 import type { SrcUri } from "./fetch/uri.js";
 import type { DataStore } from "./data/datastore.js";
 import type { LayerInfo } from "./layers/config.js";
+import type { BasehashDetails } from "./sig/basehash.js";
 import type { RecipeInfo } from "./layers/recipe-info.js";
 import type {
   BuildCompletedEvent,
@@ -52,6 +53,12 @@ export interface VirtualRecipe {
   info: RecipeInfo;
   /** Builds the recipe's full DataStore on demand from a copy of the configuration. */
   materialize(config: DataStore): DataStore;
+  /**
+   * What a task's siginfo records of its basehash (dependencies and their values), when
+   * the plugin knows it without analysing the materialised store again (a template's
+   * analysis with the recipe's own values); else core works it out from the store.
+   */
+  basehashDetails?(task: string): BasehashDetails | undefined;
 }
 
 export interface RecipeIndexView {

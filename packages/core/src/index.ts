@@ -36,7 +36,7 @@ export type { BuildOptions } from "./kiln.js";
 export { initShellParser, shellDeps, shellExecs, type CodeDeps } from "./deps/shell.js";
 export { jsDeps } from "./deps/js.js";
 export { varDeps, buildDependencies, dependencyContext, DependencyTable, type DependencyContext } from "./deps/vardeps.js";
-export { taskSignature, taskBasehashes, taskBasehashValues, basehashOnly, SIGGEN_VERSION, type BasehashDetails } from "./sig/basehash.js";
+export { taskSignature, taskBasehashes, taskBasehashValues, basehashOnly, basehashDetailsOf, SIGGEN_VERSION, type BasehashDetails } from "./sig/basehash.js";
 export { computeTaskhashes, signatureHandler, taintFile, type SignatureHandler, type TaskHashInputs } from "./sig/taskhash.js";
 export { checksumFiles, fileChecksum, type ChecksumFile } from "./sig/file-checksums.js";
 export { readSiginfo, writeSiginfo, findSiginfos, siginfoPath, buildSiginfo, dependencySiginfoPath, type Siginfo } from "./sig/siginfo.js";

@@ -268,7 +268,8 @@ export class Kiln {
     const d = this.recipeData(node);
     let details = this.basehashDetails.get(node.recipe.file);
     if (!details) {
-      details = basehashDetailsOf(d);
+      const virtual = this.virtuals.get(node.recipe.file);
+      details = virtual?.basehashDetails ? (task: string) => virtual.basehashDetails?.(task) : basehashDetailsOf(d);
       this.basehashDetails.set(node.recipe.file, details);
     }
     return buildSiginfo(node, graph, details(node.task), d, this.handler);

@@ -20,6 +20,8 @@ import {
   recipeInfo,
   SIGGEN_VERSION,
   basehashOnly,
+  basehashDetailsOf,
+  type BasehashDetails,
   type DataStore,
   type ProviderIndex,
   type RecipeInfo,
@@ -137,6 +139,22 @@ export class PackageTemplate {
     this.needsSubstitution = JSON.stringify(this.info.tasks).includes("@@");
   }
 
+  /** The template's own basehash details per task (its siginfo's dependencies and values), worked out on first use. */
+  private templateDetails?: (task: string) => BasehashDetails | undefined;
+
+  /**
+   * A package's basehash details for `task`: the template's dependencies, with the
+   * package's values in place of the placeholders, and the package's basehash — what
+   * analysing the materialised recipe again would record, without doing it per task.
+   */
+  detailsFor(task: string, values: (v: PerPackageVar) => string, basehash: string): BasehashDetails | undefined {
+    const own = (this.templateDetails ??= basehashDetailsOf(this.d))(task);
+    if (!own) return undefined;
+    const varvals: Record<string, string | null> = {};
+    for (const [k, v] of Object.entries(own.varvals)) varvals[k] = v === null ? null : this.substitute(v, values);
+    return { ...own, basehash, varvals };
+  }
+
   basehashes(values: (v: PerPackageVar) => string): Record<string, string> {
     const out: Record<string, string> = {};
     for (const [task, { base, vars }] of this.hashes) {
@@ -152,7 +170,7 @@ export class PackageTemplate {
   private stampParts: { text: string; v?: PerPackageVar }[] | undefined;
   stampFor(values: (v: PerPackageVar) => string): string {
     const parts = (this.stampParts ??= this.info.stamp
-      .split(/@@([A-Z_]+)@@/)
+      .split(/@@([A-Z0-9_]+)@@/)
       .map((text, i) => (i % 2 && (PER_PACKAGE as readonly string[]).includes(text) ? { text: "", v: text as PerPackageVar } : { text: i % 2 ? `@@${text}@@` : text })));
     let out = "";
     for (const part of parts) out += part.v ? values(part.v) : part.text;
@@ -191,7 +209,7 @@ export class PackageTemplate {
   /** STAMP with the package's values in place of the placeholders. */
 
   substitute(text: string, values: (v: PerPackageVar) => string): string {
-    return text.includes("@@") ? text.replace(/@@([A-Z_]+)@@/g, (m, v: string) => ((PER_PACKAGE as readonly string[]).includes(v) ? values(v as PerPackageVar) : m)) : text;
+    return text.includes("@@") ? text.replace(/@@([A-Z0-9_]+)@@/g, (m, v: string) => ((PER_PACKAGE as readonly string[]).includes(v) ? values(v as PerPackageVar) : m)) : text;
   }
 
   tasksFor(values: (v: PerPackageVar) => string): RecipeInfo["tasks"] {
@@ -372,6 +390,10 @@ class VirtualInfo {
   /** The index entry is its own VirtualRecipe (one object per package, not three). */
   get info(): RecipeInfo {
     return this as unknown as RecipeInfo;
+  }
+
+  basehashDetails(task: string): BasehashDetails | undefined {
+    return this.t.detailsFor(task, this.v, this.basehashes[task] ?? "");
   }
 
   materialize(): DataStore {

@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clearFileCache, Kiln, Providers, type RecipeInfo } from "@kiln/core";
+import { basehashDetailsOf, clearFileCache, initShellParser, Kiln, Providers, type RecipeInfo, type VirtualRecipe } from "@kiln/core";
 import { main } from "@kiln/cli";
 // the CLI's options resolve plugin packages from the CLI, which ships them
 import { cliKilnOptions } from "../../../packages/cli/dist/plugins.js";
@@ -176,6 +176,24 @@ describe("virtual recipes from the index", () => {
     const image = join(work, sys, "debian-libc6", "2.36-9+deb12u4-r0", "image");
     expect(readlinkSync(join(image, "usr/lib64/ld-linux-x86-64.so.2"))).toBe("/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
     expect(readFileSync(join(image, "usr/lib/x86_64-linux-gnu/libc.so.6"), "utf8")).toMatch(/fake libc\.so\.6/);
+  });
+
+  it("a package's siginfo details come from the template with its own values: what analysing its materialised recipe gives", async () => {
+    await initShellParser();
+    const { k, result } = await parse(buildDir(server.url, repo.keyring));
+    const virtual = result.recipes.filter((r) => r.virtual && ["debian-hello", "debian-libc6", "debian-mawk", "debian-diffutils"].includes(r.pn));
+    expect(virtual.length).toBe(4);
+    for (const info of virtual) {
+      const fromStore = basehashDetailsOf(k.parseRecipe(info.file));
+      for (const task of info.tasks.map((t) => t.name)) {
+        const fromTemplate = (info as unknown as VirtualRecipe).basehashDetails?.(task);
+        const analysed = fromStore(task);
+        expect(fromTemplate, `${info.pn}:${task}`).toBeDefined();
+        expect({ ...fromTemplate, basehash: "" }, `${info.pn}:${task}`).toEqual({ ...analysed, basehash: "" });
+        // the basehash is the recipe's own (the index's), not the store's
+        expect(fromTemplate?.basehash).toBe(info.basehashes?.[task]);
+      }
+    }
   });
 
   it("the same package data gives the same basehashes; a changed field changes only its recipe", async () => {

@@ -14,6 +14,8 @@ export class CowMap<V> {
   private own: Map<string, Slot<V>>;
   private parent: CowMap<V> | null;
   private depth: number;
+  /** A frozen layer's live keys (its own and below): frozen layers never change. */
+  private frozenKeys?: ReadonlySet<string>;
 
   constructor(parent: CowMap<V> | null = null) {
     this.own = new Map();
@@ -50,20 +52,28 @@ export class CowMap<V> {
     else this.own.delete(key);
   }
 
-  /** Every live key, top layer first. */
+  /**
+   * Every live key. The layers below the top are frozen: their keys are worked out
+   * once and kept (a task's store is a copy of its recipe's, a recipe's of the
+   * configuration's, and each task listed them all again, twice).
+   */
   keys(): Set<string> {
-    const seen = new Set<string>();
-    const live = new Set<string>();
-    let layer: CowMap<V> | null = this;
-    while (layer) {
-      for (const [key, slot] of layer.own) {
-        if (seen.has(key)) continue;
-        seen.add(key);
-        if (slot !== DELETED) live.add(key);
-      }
-      layer = layer.parent;
+    return this.liveOver(this.parent?.frozenLiveKeys());
+  }
+
+  /** This layer's own keys over `below` (deleted ones removed). */
+  private liveOver(below: ReadonlySet<string> | undefined): Set<string> {
+    const live = new Set<string>(below);
+    for (const [key, slot] of this.own) {
+      if (slot === DELETED) live.delete(key);
+      else live.add(key);
     }
     return live;
+  }
+
+  /** keys() of a frozen layer (only ever called on a parent), kept. */
+  private frozenLiveKeys(): ReadonlySet<string> {
+    return (this.frozenKeys ??= this.liveOver(this.parent?.frozenLiveKeys()));
   }
 
   /** Keys set in the top layer only (BitBake's localkeys). */

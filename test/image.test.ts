@@ -16,7 +16,7 @@ import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, mkdtempSync, rea
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { gzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clearFileCache, DataStore, KilnError, packTar, writeAr } from "@kiln/core";
 import { main } from "@kiln/cli";
@@ -568,6 +568,26 @@ describe("installing into the rootfs", () => {
     ]);
     await expect(installPackage(evil, rootfs, join(dir, "staging"), new Map())).rejects.toThrow("package evil (" + join(dir, "evil.deb") + "): member './up/x' would be extracted through the symlink 'up'");
     expect(readdirSync(join(dir, "outside"))).toEqual([]);
+  });
+
+  it("gives the payload back through releasePayload once extracted, and decompresses it again for a later extract", async () => {
+    const dir = tmp();
+    const payload = await collect(packTar([{ name: "./f", path: "", type: "file", mode: 0o644, content: Buffer.from("x") }], EPOCH));
+    const control = await collect(packTar([{ name: "./control", path: "", type: "file", mode: 0o644, content: Buffer.from("Package: r\nVersion: 1\nArchitecture: all\nDescription: t\n") }], EPOCH));
+    const file = join(dir, "r.deb");
+    writeFileSync(file, writeAr([{ name: "debian-binary", data: Buffer.from("2.0\n") }, { name: "control.tar.gz", data: gzipSync(control) }, { name: "data.tar.gz", data: gzipSync(payload) }], EPOCH));
+    const released: Buffer[] = [];
+    let decompressed = 0;
+    const opened = await openArPackage(file, "r", {
+      decompressPayload: async (data) => (decompressed++, gunzipSync(data)),
+      extractPayload: async (tar, dest) => writeFileSync(join(dest, "seen"), String(tar.length)),
+      releasePayload: (tar) => released.push(tar),
+    });
+    await opened.extract(dir);
+    expect(released.map((b) => b.length)).toEqual([payload.length]);
+    await opened.extract(dir);
+    expect(decompressed).toBe(2);
+    expect(released.length).toBe(2);
   });
 });
 

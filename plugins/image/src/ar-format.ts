@@ -48,6 +48,11 @@ export interface OpenArOptions {
   eager?: boolean;
   /** How the payload is decompressed (`ext`: the member's extension), e.g. through shared decoder processes; default @kiln/package's `decompress`. */
   decompressPayload?(data: Buffer, ext: string): Promise<Buffer>;
+  /**
+   * Given the decompressed payload once `extract` is done with it (the package forgets
+   * it: a later extract decompresses again), so its memory can take the next one.
+   */
+  releasePayload?(payload: Buffer): void;
 }
 
 /** Open a .deb/.ipk: control fields, scripts, conffiles, other control members; the payload stays packed until `extract`. */
@@ -108,9 +113,17 @@ export async function openArPackage(file: string, expectedName: string, options:
     conffiles,
     extra,
     async extract(dest) {
-      if (options.extractPayload) return options.extractPayload(await payloadTar(), dest, `package ${name} (${file})`);
-      // links are for the installed system (`/etc/mtab -> /proc/mounts`); installPackage checks paths through them
-      await extractTarStream(Readable.from([await payloadTar()]), dest, `package ${name} (${file})`, { anyLinkTarget: true });
+      const tar = await payloadTar();
+      try {
+        if (options.extractPayload) return await options.extractPayload(tar, dest, `package ${name} (${file})`);
+        // links are for the installed system (`/etc/mtab -> /proc/mounts`); installPackage checks paths through them
+        await extractTarStream(Readable.from([tar]), dest, `package ${name} (${file})`, { anyLinkTarget: true });
+      } finally {
+        if (options.releasePayload) {
+          payload = undefined;
+          options.releasePayload(tar);
+        }
+      }
     },
     async members() {
       try {

@@ -60,6 +60,7 @@ export function xzUncompressedSize(buf: Buffer): number {
 }
 
 interface Pending {
+  decoder: Decoder;
   /** Where its output starts in the program's output file, and its size. */
   start: number;
   size: number;
@@ -73,9 +74,12 @@ interface Decoder {
   fd: number;
   /** Output promised so far: where the next buffer's output starts. */
   end: number;
+  /** Its results not read out yet, in order. */
   queue: Pending[];
   failed?: Error;
-  exited: boolean;
+  /** It exited cleanly: everything it wrote is final. */
+  done: boolean;
+  closed: boolean;
 }
 
 /** Bytes a decoder has still to write. */
@@ -86,10 +90,26 @@ const POLL_MS = 1;
 
 let fileCount = 0;
 
+export interface XzDecodersOptions {
+  /**
+   * Results read out and not yet given back with `release`, at most (default: no
+   * limit, for callers that never release). A caller that releases each result once it
+   * is done with it gets the same few buffers again instead of a new one per result.
+   */
+  ahead?: number;
+}
+
 export class XzDecoders {
   private readonly decoders: Decoder[] = [];
+  /** Results not read out yet, in the order `decode` was called: they are read out in this order. */
+  private readonly order: Pending[] = [];
   private closed = false;
   private polling?: NodeJS.Timeout;
+  private readonly ahead: number;
+  private out = 0;
+  /** Buffers given back by `release`, to read later results into. */
+  private readonly free: ArrayBuffer[] = [];
+  private readonly mine = new WeakSet<ArrayBuffer>();
 
   /**
    * `processes` programs at most; their output goes to files in `tempDir` (removed at
@@ -100,13 +120,17 @@ export class XzDecoders {
   constructor(
     private readonly processes = Math.max(1, availableParallelism()),
     private readonly tempDir = tmpdir(),
-  ) {}
+    options: XzDecodersOptions = {},
+  ) {
+    this.ahead = options.ahead ?? Number.POSITIVE_INFINITY;
+  }
 
   /**
    * `data` (complete .xz streams) decompressed; buffers are shared out to the process
-   * with the least output owed. xz holds back the end of a stream's output until it
-   * decodes more input or its input ends: a result can depend on a later `decode` or on
-   * `close()`, so queue everything, then close, then wait.
+   * with the least output owed, results come back in the order asked for. xz holds
+   * back the end of a stream's output until it decodes more input or its input ends: a
+   * result can depend on a later `decode` or on `close()`, so queue everything, then
+   * close, then wait.
    */
   decode(data: Buffer): Promise<Buffer> {
     if (this.closed) return Promise.reject(new Error("XzDecoders: decode after close"));
@@ -126,7 +150,9 @@ export class XzDecoders {
       return Promise.reject(err);
     }
     return new Promise<Buffer>((resolve, reject) => {
-      d.queue.push({ start: d.end, size, resolve, reject });
+      const p: Pending = { decoder: d, start: d.end, size, resolve, reject };
+      d.queue.push(p);
+      this.order.push(p);
       d.end += size;
       d.child.stdin.write(data);
       this.poll();
@@ -142,6 +168,16 @@ export class XzDecoders {
     }
   }
 
+  /** A result the caller is done with (no view of it is used again): its memory takes a later result. */
+  release(result: Buffer): void {
+    const buffer = result.buffer as ArrayBuffer;
+    if (!this.mine.has(buffer)) return;
+    this.mine.delete(buffer);
+    this.out--;
+    this.free.push(buffer);
+    this.readOut();
+  }
+
   private start(): Decoder {
     const file = join(this.tempDir, `.kiln-xz-${process.pid}-${fileCount++}`);
     const fd = openSync(file, "w+", 0o600);
@@ -155,70 +191,114 @@ export class XzDecoders {
       // nameless from now on: nothing is left behind, whatever happens
       unlinkSync(file);
     }
-    const d: Decoder = { child, fd, end: 0, queue: [], exited: false };
+    const d: Decoder = { child, fd, end: 0, queue: [], done: false, closed: false };
     this.decoders.push(d);
     const stderr: Buffer[] = [];
-    const fail = (err: Error) => {
-      d.failed ??= err;
-      for (const p of d.queue.splice(0)) p.reject(d.failed);
-      child.kill();
-    };
     child.stdin.on("error", () => undefined); // the exit status says why
     child.stderr.on("data", (c: Buffer) => stderr.push(c));
-    child.on("error", (err) => {
-      fail(err);
-      this.finish(d);
-    });
+    child.on("error", (err) => this.fail(d, err));
     child.on("close", (code, signal) => {
       if (code !== 0) {
         // what xz went past was checked (it reads a stream's check, index and footer
-        // before the next stream): that much is good, the rest fails with the program
-        this.deliver(d);
-        fail(new Error(`xz -d: ${signal ?? `exit ${code}`}: ${Buffer.concat(stderr).toString().trim() || "failed"}`));
-      } else {
-        this.deliver(d, true);
-        const written = fstatSync(d.fd).size;
-        if (d.queue.length) fail(new Error("xz wrote less than the streams' indexes announce"));
-        else if (written > d.end) fail(new Error("xz wrote more than the streams' indexes announce"));
+        // before the next stream): that much is good, whatever the limit; the rest fails
+        this.readOut(d);
+        this.fail(d, new Error(`xz -d: ${signal ?? `exit ${code}`}: ${Buffer.concat(stderr).toString().trim() || "failed"}`));
+        return;
       }
-      this.finish(d);
+      const written = fstatSync(d.fd).size;
+      if (written < d.end) this.fail(d, new Error("xz wrote less than the streams' indexes announce"));
+      else if (written > d.end) this.fail(d, new Error("xz wrote more than the streams' indexes announce"));
+      else {
+        d.done = true;
+        this.readOut();
+      }
     });
     return d;
   }
 
-  /** The program is gone: its output file closes (once: an unstarted program reports both error and close). */
-  private finish(d: Decoder): void {
-    if (d.exited) return;
-    d.exited = true;
+  /** The program failed: its results not read out fail with it, and it takes nothing more. */
+  private fail(d: Decoder, err: Error): void {
+    d.failed ??= err;
+    for (const p of d.queue.splice(0)) {
+      this.order.splice(this.order.indexOf(p), 1);
+      p.reject(d.failed);
+    }
+    d.child.kill();
+    this.closeFile(d);
+    this.readOut();
+  }
+
+  private closeFile(d: Decoder): void {
+    if (d.closed) return;
+    d.closed = true;
     closeSync(d.fd);
   }
 
   /**
-   * Results whose output is in the file, read out in order: those the program has
-   * written past (so it checked them), or, once it exited cleanly (`ended`), all.
+   * Results read out of the files in the order asked for, each once its program has
+   * written past it (so it checked it) or has exited cleanly, while fewer than `ahead`
+   * are out. `only`: just that program's finished results, whatever the limit (it failed).
    */
-  private deliver(d: Decoder, ended = false): void {
-    if (d.failed || d.exited || !d.queue.length) return;
-    const written = fstatSync(d.fd).size;
-    while (d.queue.length && (ended ? d.queue[0].start + d.queue[0].size <= written : d.queue[0].start + d.queue[0].size < written)) {
-      const p = d.queue.shift() as Pending;
-      const out = Buffer.allocUnsafe(p.size);
-      for (let at = 0; at < p.size; ) {
-        const n = readSync(d.fd, out, at, p.size - at, p.start + at);
-        if (n === 0) break;
-        at += n;
+  private readOut(only?: Decoder): void {
+    const written = new Map<Decoder, number>();
+    const sizeOf = (d: Decoder) => {
+      let n = written.get(d);
+      if (n === undefined) written.set(d, (n = fstatSync(d.fd).size));
+      return n;
+    };
+    for (let i = 0; i < this.order.length; ) {
+      const p = this.order[i];
+      const d = p.decoder;
+      if (only && d !== only) {
+        i++;
+        continue;
       }
-      p.resolve(out);
+      const end = p.start + p.size;
+      const finished = d.done ? end <= sizeOf(d) : end < sizeOf(d);
+      if (!finished || (!only && this.out >= this.ahead)) {
+        if (only) break;
+        return;
+      }
+      this.order.splice(i, 1);
+      d.queue.shift();
+      p.resolve(this.read(d, p));
+      if (d.done && !d.queue.length) this.closeFile(d);
     }
   }
 
-  /** Look at the output files now and then while results are awaited. */
+  /** A result's bytes, into a released buffer that fits or a new one. */
+  private read(d: Decoder, p: Pending): Buffer {
+    let at = -1;
+    for (let i = 0; i < this.free.length; i++) {
+      if (this.free[i].byteLength >= p.size && (at < 0 || this.free[i].byteLength < this.free[at].byteLength)) at = i;
+    }
+    let buffer: ArrayBuffer;
+    if (at >= 0) buffer = this.free.splice(at, 1)[0];
+    else {
+      // none fits: a new one, and the smallest kept goes (the pool stays as big as what is out)
+      if (this.free.length) this.free.splice(this.free.indexOf(this.free.reduce((a, b) => (b.byteLength < a.byteLength ? b : a))), 1);
+      buffer = Buffer.allocUnsafeSlow(p.size).buffer as ArrayBuffer;
+    }
+    const out = Buffer.from(buffer, 0, p.size);
+    for (let n = 0; n < p.size; ) {
+      const got = readSync(d.fd, out, n, p.size - n, p.start + n);
+      if (got === 0) break;
+      n += got;
+    }
+    if (this.ahead !== Number.POSITIVE_INFINITY) {
+      this.mine.add(buffer);
+      this.out++;
+    }
+    return out;
+  }
+
+  /** Look at the output files now and then while results are awaited from running programs. */
   private poll(): void {
     if (this.polling) return;
     const tick = () => {
       this.polling = undefined;
-      for (const d of this.decoders) this.deliver(d);
-      if (this.decoders.some((d) => d.queue.length && !d.failed && !d.exited)) this.polling = setTimeout(tick, POLL_MS);
+      this.readOut();
+      if (this.order.some((p) => !p.decoder.done && !p.decoder.failed)) this.polling = setTimeout(tick, POLL_MS);
     };
     this.polling = setTimeout(tick, POLL_MS);
   }

@@ -107,4 +107,31 @@ describe("XzDecoders", () => {
       rmSync(temp, { recursive: true, force: true });
     }
   });
+
+  it("with `ahead`, gives results in the order asked for, no more than that many out until released, reusing released memory", async () => {
+    const decoders = new XzDecoders(2, undefined, { ahead: 2 });
+    const wanted = [inputs[2], inputs[4], inputs[1], inputs[3], inputs[2]];
+    const settled: number[] = [];
+    const pending = wanted.map((d, i) => decoders.decode(xz(d)).then((r) => (settled.push(i), r)));
+    decoders.close();
+    const first = await pending[0];
+    const second = await pending[1];
+    // every program has exited by now; the third waits for a release all the same
+    await new Promise((r) => setTimeout(r, 300));
+    expect(settled).toEqual([0, 1]);
+    expect(first.equals(wanted[0])).toBe(true);
+    expect(second.equals(wanted[1])).toBe(true);
+    decoders.release(first);
+    const third = await pending[2];
+    expect(third.equals(wanted[2])).toBe(true);
+    // the released memory took it (it fits: "hello\n" in 300,000 bytes)
+    expect(third.buffer).toBe(first.buffer);
+    decoders.release(Buffer.from("not one of its results")); // ignored
+    decoders.release(second);
+    decoders.release(third);
+    const rest = await Promise.all(pending.slice(3));
+    expect(rest[0].equals(wanted[3])).toBe(true);
+    expect(rest[1].equals(wanted[4])).toBe(true);
+    expect(settled).toEqual([0, 1, 2, 3, 4]);
+  });
 });

@@ -51,6 +51,6 @@ export { unpackSources } from "./fetch/unpack.js";
 export { patchSources } from "./fetch/patch.js";
 export type { FetchApi } from "./js/kiln-api.js";
 export { readAr, writeAr, type ArMember } from "./util/ar.js";
-export { packTar, treeMembers, fileChunks, WHOLE_FILE, type TreeMember, type TreeMembersOptions, type PackTarOptions } from "./util/pack-tar.js";
+export { packTar, treeMembers, fileChunks, WHOLE_FILE, type TreeMember, type PackTarOptions } from "./util/pack-tar.js";
 export { definedIn } from "./util/defined-in.js";
 export { removeExisting, writeAtomicSync } from "./run/fs-small.js";

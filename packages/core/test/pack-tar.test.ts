@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, lchownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import tar from "tar-stream";
@@ -20,9 +20,7 @@ async function viaTarStream(members: TreeMember[], mtime: number): Promise<Buffe
   const pack = tar.pack();
   const out = bytes(pack);
   for (const m of members) {
-    const uid = m.uid ?? 0;
-    const gid = m.gid ?? 0;
-    const header = { name: m.name, mode: m.mode, mtime: new Date(mtime * 1000), uid, gid, uname: uid ? "" : "root", gname: gid ? "" : "root" };
+    const header = { name: m.name, mode: m.mode, mtime: new Date(mtime * 1000), uid: 0, gid: 0, uname: "root", gname: "root" };
     if (m.type === "directory") pack.entry({ ...header, type: "directory" });
     else if (m.type === "symlink") pack.entry({ ...header, type: "symlink", linkname: m.linkname });
     else {
@@ -60,33 +58,6 @@ describe("packTar", () => {
       expect(back.get(`${prefix ? "./" : ""}big`)?.body.equals(Buffer.alloc(WHOLE_FILE * 2 + 12345, 7))).toBe(true);
       expect(back.get(`${prefix ? "./" : ""}ünïcode`)?.body.toString()).toBe("not ascii");
     }
-  });
-
-  it("keeps owners by number when asked (ids of this process become root's), and only then", async () => {
-    const owned = join(dir, "owned");
-    mkdirSync(join(owned, "sub"), { recursive: true });
-    writeFileSync(join(owned, "mine"), "mine");
-    writeFileSync(join(owned, "sub", "shadow-tool"), "setgid");
-    symlinkSync("mine", join(owned, "link"));
-    const asRoot = process.getuid?.() === 0;
-    // only root can give files away; otherwise every member is this process's, so root's
-    if (asRoot) {
-      chownSync(join(owned, "sub", "shadow-tool"), 0, 42);
-      chownSync(join(owned, "sub"), 1234, 50);
-      lchownSync(join(owned, "link"), 7, 8);
-    }
-    const kept = treeMembers(owned, ".", { owners: true });
-    const ids = Object.fromEntries(kept.map((m) => [m.name, [m.uid, m.gid]]));
-    expect(ids["./mine"]).toEqual([0, 0]);
-    expect(ids["./sub/shadow-tool"]).toEqual(asRoot ? [0, 42] : [0, 0]);
-    expect(ids["./sub"]).toEqual(asRoot ? [1234, 50] : [0, 0]);
-    expect(ids["./link"]).toEqual(asRoot ? [7, 8] : [0, 0]);
-    const ours = await bytes(packTar(kept, 1700000000));
-    expect(ours.equals(await viaTarStream(kept, 1700000000))).toBe(true);
-    const back = new Map([...tarEntries(ours)].map((e) => [e.name, e]));
-    expect([back.get("./sub/shadow-tool")?.uid, back.get("./sub/shadow-tool")?.gid]).toEqual(asRoot ? [0, 42] : [0, 0]);
-    // the default stays root's for everything (packages and shared state are made so)
-    expect(treeMembers(owned, ".").every((m) => m.uid === undefined && m.gid === undefined)).toBe(true);
   });
 
   it("hands each file's content to `observe`, then null", async () => {

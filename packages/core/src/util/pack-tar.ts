@@ -1,6 +1,6 @@
 /**
- * Writing deterministic tar streams (shared state objects, packages, images): members in
- * sorted order, owned by root (uid/gid 0, names "root") unless a member names its owner, mtimes clamped to one
+ * Writing deterministic tar streams (shared state objects, packages): members in
+ * sorted order, owned by root (uid/gid 0, names "root"), mtimes clamped to one
  * given time, no access/change times — so the same tree gives the same bytes.
  */
 import { closeSync, createReadStream, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from "node:fs";
@@ -20,9 +20,6 @@ export interface TreeMember {
   content?: Buffer;
   /** A file's size in bytes as listed (default: lstat when it is packed). */
   size?: number;
-  /** Owner and group by number (default root, 0). */
-  uid?: number;
-  gid?: number;
 }
 
 export interface PackTarOptions {
@@ -62,35 +59,20 @@ export async function* fileChunks(path: string, size: number): AsyncGenerator<Bu
   if (seen !== size) throw new Error(`${path} changed while it was being archived (${size} bytes listed, ${seen} read)`);
 }
 
-export interface TreeMembersOptions {
-  /** Directories named with a trailing `/`. */
-  slashDirs?: boolean;
-  /**
-   * Keep each member's owner and group (numbers), mapping the ids this process runs as
-   * to root: a tree this process made without privileges is root's, one made as root
-   * keeps the owners it was given (a root filesystem's setgid `shadow` programs).
-   * Default: everything owned by root.
-   */
-  owners?: boolean;
-}
-
 /** The members under `dir`, sorted, named `${prefix}/${relative}` (directories get a trailing `/` when `slashDirs`), files with the size seen. */
-export function treeMembers(dir: string, prefix: string, options: TreeMembersOptions = {}): TreeMember[] {
+export function treeMembers(dir: string, prefix: string, options: { slashDirs?: boolean } = {}): TreeMember[] {
   const out: TreeMember[] = [];
-  const myUid = process.getuid?.() ?? 0;
-  const myGid = process.getgid?.() ?? 0;
-  const owner = (st: { uid: number; gid: number }) => (options.owners ? { uid: st.uid === myUid ? 0 : st.uid, gid: st.gid === myGid ? 0 : st.gid } : {});
   const walk = (rel: string) => {
     for (const name of readdirSync(join(dir, rel)).sort()) {
       const r = rel ? `${rel}/${name}` : name;
       const path = join(dir, r);
       const st = lstatSync(path);
       const member = prefix ? `${prefix}/${r}` : r;
-      if (st.isSymbolicLink()) out.push({ name: member, path, type: "symlink", mode: 0o777, linkname: readlinkSync(path), ...owner(st) });
+      if (st.isSymbolicLink()) out.push({ name: member, path, type: "symlink", mode: 0o777, linkname: readlinkSync(path) });
       else if (st.isDirectory()) {
-        out.push({ name: options.slashDirs ? `${member}/` : member, path, type: "directory", mode: st.mode & 0o7777, ...owner(st) });
+        out.push({ name: options.slashDirs ? `${member}/` : member, path, type: "directory", mode: st.mode & 0o7777 });
         walk(r);
-      } else if (st.isFile()) out.push({ name: member, path, type: "file", mode: st.mode & 0o7777, size: st.size, ...owner(st) });
+      } else if (st.isFile()) out.push({ name: member, path, type: "file", mode: st.mode & 0o7777, size: st.size });
     }
   };
   walk("");
@@ -179,7 +161,7 @@ export function packTar(members: TreeMember[], mtimeSeconds: number, options: Pa
               if (actual !== size) throw changed(m, size, actual);
             }
           }
-          const header = tarHeader({ name: m.name, mode: m.mode, mtime: mtimeSeconds, type: m.type, linkname: m.linkname, size, uid: m.uid, gid: m.gid });
+          const header = tarHeader({ name: m.name, mode: m.mode, mtime: mtimeSeconds, type: m.type, linkname: m.linkname, size });
           room(header.reduce((n, b) => n + b.length, 0));
           for (const b of header) at += b.copy(piece, at);
           if (open?.size === 0) {

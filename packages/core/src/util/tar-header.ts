@@ -16,9 +16,6 @@ export interface TarHeaderFields {
   type: "file" | "directory" | "symlink";
   size: number;
   linkname?: string;
-  /** Owner and group by number (default 0); a member owned by another than root gets no user/group name, as `tar --numeric-owner` writes it. */
-  uid?: number;
-  gid?: number;
 }
 
 const TYPE_FLAG = { file: "0", directory: "5", symlink: "2" } as const;
@@ -28,12 +25,12 @@ const octal = (value: number, digits: number): string => {
   return s.length > digits ? `${"7".repeat(digits)} ` : `${s.padStart(digits, "0")} `;
 };
 
-function block(name: string, prefix: string, flag: string, f: { mode: number; mtime: number; size: number; linkname?: string; uid: number; gid: number }): Buffer {
+function block(name: string, prefix: string, flag: string, f: { mode: number; mtime: number; size: number; linkname?: string }): Buffer {
   const buf = Buffer.alloc(512);
   buf.write(name, 0);
   buf.write(octal(f.mode & 0o7777, 6), 100);
-  buf.write(octal(f.uid, 6), 108);
-  buf.write(octal(f.gid, 6), 116);
+  buf.write(octal(0, 6), 108);
+  buf.write(octal(0, 6), 116);
   if (f.size.toString(8).length > 11) {
     // base-256 (GNU), for members of 8 GiB and more
     buf[124] = 0x80;
@@ -47,8 +44,8 @@ function block(name: string, prefix: string, flag: string, f: { mode: number; mt
   buf.write(flag, 156, "latin1");
   if (f.linkname) buf.write(f.linkname, 157);
   buf.write("ustar\u000000", 257, "latin1");
-  if (f.uid === 0) buf.write("root", 265);
-  if (f.gid === 0) buf.write("root", 297);
+  buf.write("root", 265);
+  buf.write("root", 297);
   buf.write(octal(0, 6), 329);
   buf.write(octal(0, 6), 337);
   if (prefix) buf.write(prefix, 345);
@@ -82,7 +79,7 @@ function paxRecord(record: string): string {
 
 /** The header block(s) of one member; the content and its padding follow them. */
 export function tarHeader(h: TarHeaderFields): Buffer[] {
-  const f = { mode: h.mode || (h.type === "directory" ? 0o755 : 0o644), mtime: h.mtime, size: h.type === "file" ? h.size : 0, linkname: h.linkname, uid: h.uid ?? 0, gid: h.gid ?? 0 };
+  const f = { mode: h.mode || (h.type === "directory" ? 0o755 : 0o644), mtime: h.mtime, size: h.type === "file" ? h.size : 0, linkname: h.linkname };
   const fits = ustarName(h.name);
   if (fits && !(h.linkname && Buffer.byteLength(h.linkname) > 100)) return [block(fits[0], fits[1], TYPE_FLAG[h.type], f)];
   const pax = Buffer.from(paxRecord(` path=${h.name}\n`) + (h.linkname ? paxRecord(` linkpath=${h.linkname}\n`) : ""));

@@ -49,6 +49,14 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 /** Alternating rounds of each rootfs comparison. */
 const ROUNDS = 3;
 
+/**
+ * mmdebstrap deletes its 6,500-file temp tree under TMPDIR when it ends, and ext4 then
+ * passes over those inodes when it allocates new ones for about a minute (see clean()):
+ * a kiln build in a fresh directory beside it took 2.87-3.11 s right after mmdebstrap,
+ * 2.32-2.49 s otherwise. So a kiln round after mmdebstrap waits that minute out.
+ */
+const SETTLE_SECONDS = 62;
+
 function ensureTool(tool: string, pkg = tool): void {
   if (spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0) return;
   progress(`installing ${pkg}`);
@@ -224,14 +232,17 @@ export async function benchDebian(argv: string[]): Promise<number> {
       // alternating rounds, each side after a clean and a sync; best and median per side
       // (as bench/package): this machine's speed drifts by a tenth within minutes
       const rows: [string, number[], number[]][] = [];
+      let mmdebstrapRan = false;
       const compare = (what: string, recipe: string, variant: string, tarball: string) => {
         const ours: number[] = [];
         const theirs: number[] = [];
         for (let round = 0; round < ROUNDS; round++) {
           clean(build);
+          if (mmdebstrapRan) spawnSync("sleep", [String(SETTLE_SECONDS)]);
           ours.push(kiln(build, [recipe]).s);
           spawnSync("sync");
           theirs.push(timed("mmdebstrap", ["--quiet", MERGED_USR_HOOK, `--variant=${variant}`, `--include=${names.join(",")}`, suite, path.join(root, tarball), source]));
+          mmdebstrapRan = true;
         }
         rows.push([what, ours, theirs]);
       };

@@ -424,7 +424,9 @@ export class SuiteProviderIndex implements ProviderIndex {
   }
 
   private recipeOf(name: string): RecipeInfo | undefined {
-    return (this.u.byName.get(name) as (DebianPackage & { [RECIPE_OF]?: RecipeInfo }) | undefined)?.[RECIPE_OF];
+    const info = (this.u.byName.get(name) as (DebianPackage & { [RECIPE_OF]?: RecipeInfo }) | undefined)?.[RECIPE_OF];
+    // (a package record used by another parse's index answers for that one only)
+    return info?.providerIndex === this ? info : undefined;
   }
 
   private plain(name: string): string | undefined {

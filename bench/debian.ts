@@ -118,10 +118,10 @@ async function phases(build: string): Promise<Record<string, number>> {
   const u = buildUniverse(all, cfg.arch);
   await initShellParser();
   const template = new synthMod.PackageTemplate(d);
-  const index = new synthMod.SuiteProviderIndex("debian-", u);
+  const group = new synthMod.SuiteRecipes(template, "debian-", cfg.suite, u);
   let n = 0;
-  for (const p of u.byName.values()) {
-    synthMod.packageRecipe(p, template, "debian-", cfg.suite, u, index);
+  for (const r of group.all()) {
+    void r.info.pn;
     n++;
   }
   out[`universe + ${n} virtual recipes`] = seconds(t0);

@@ -10,6 +10,7 @@ import type { SrcUri } from "./fetch/uri.js";
 import type { DataStore } from "./data/datastore.js";
 import type { LayerInfo } from "./layers/config.js";
 import type { BasehashDetails } from "./sig/basehash.js";
+import type { ProviderIndex } from "./layers/recipe-info.js";
 import type { RecipeInfo } from "./layers/recipe-info.js";
 import type {
   BuildCompletedEvent,
@@ -61,9 +62,29 @@ export interface VirtualRecipe {
   basehashDetails?(task: string): BasehashDetails | undefined;
 }
 
+/**
+ * Many virtual recipes a plugin makes on demand (a Debian suite's 60,000): looked up by
+ * PN or file as a build needs them, all of them only for what lists every recipe
+ * (`-p`, world). Each lookup of one recipe gives the same object; none is skipped.
+ */
+export interface VirtualRecipeGroup {
+  /** How many recipes the group holds. */
+  readonly size: number;
+  /** The recipe whose PN is `pn`. */
+  byPn(pn: string): VirtualRecipe | undefined;
+  /** The recipe whose file name is `file`. */
+  byFile(file: string): VirtualRecipe | undefined;
+  /** Every recipe of the group. */
+  all(): Iterable<VirtualRecipe>;
+  /** Answers provider lookups for all of them (else they are indexed one by one, all made). */
+  readonly providerIndex?: ProviderIndex;
+}
+
 export interface RecipeIndexView {
   /** Add a recipe that has no file of its own. */
   addVirtual(recipe: VirtualRecipe): void;
+  /** Add many recipes made on demand. */
+  addVirtualGroup(group: VirtualRecipeGroup): void;
   /** The recipes parsed from files (from the parse cache or now), for plugins to read. */
   readonly recipes: readonly RecipeInfo[];
   /**

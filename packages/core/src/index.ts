@@ -13,7 +13,7 @@ export { createKilnJsApi, defaultKilnJsApi, type KilnJsApi, type MetadataLogger 
 export { buildScope, setKilnApi } from "./js/functions.js";
 export { utils } from "./js/utils.js";
 export { Kiln, type KilnOptions, type ParseResult, type ParseStats, type RecipeError } from "./kiln.js";
-export { createHooks, type KilnHooks, type VirtualRecipe, type RecipeIndexView } from "./hooks.js";
+export { createHooks, type KilnHooks, type VirtualRecipe, type VirtualRecipeGroup, type RecipeIndexView } from "./hooks.js";
 export { loadConfiguration, metaLayerDir, type Configuration, type LayerInfo, type LoadConfigOptions } from "./layers/config.js";
 export { approvedVariables, cleanEnvironment } from "./layers/environment.js";
 export { collectRecipeFiles, appendsFor } from "./layers/collect.js";

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { DataStore } from "./data/datastore.js";
 import { KilnError, LayerError, NotFoundError } from "./errors.js";
 import { importPlugins, type KilnPlugin, type PluginImporter } from "./plugins.js";
-import { createHooks, type KilnHooks, type VirtualRecipe } from "./hooks.js";
+import { createHooks, type KilnHooks, type VirtualRecipe, type VirtualRecipeGroup } from "./hooks.js";
+import { PreferredRecipes } from "./tasks/preferred-recipes.js";
 import { FileStamps, ParseCache, PARSE_CACHE_VERSION } from "./cache/parse-cache.js";
 import { loadConfiguration, type Configuration, type LoadConfigOptions } from "./layers/config.js";
 import { appendsFor, collectRecipeFiles, danglingAppends, recipePriority } from "./layers/collect.js";
@@ -53,7 +54,10 @@ export interface RecipeError {
 }
 
 export interface ParseResult {
+  /** Every recipe (plugins' recipe groups are made in full when this is first read). */
   recipes: RecipeInfo[];
+  /** The recipes parsed from files and the single virtual ones (no group's but those competing with them): what a build reads whole. */
+  indexed?: RecipeInfo[];
   errors: RecipeError[];
   warnings: string[];
   stats: ParseStats;
@@ -74,6 +78,7 @@ export class Kiln {
   readonly hooks: KilnHooks = createHooks();
   private config: Configuration | null = null;
   private virtuals = new Map<string, VirtualRecipe>();
+  private groups: VirtualRecipeGroup[] = [];
   private loaded: Promise<void> | undefined;
   /** Applied plugins by name (`kiln.plugin(name)` in metadata JavaScript). */
   readonly plugins = new Map<string, KilnPlugin<Kiln>>();
@@ -167,9 +172,11 @@ export class Kiln {
     cache.save();
 
     this.virtuals.clear();
+    const groups: VirtualRecipeGroup[] = (this.groups = []);
     await this.hooks.synthesizeRecipes.promise(
       {
         addVirtual: (r) => this.virtuals.set(r.info.file, r),
+        addVirtualGroup: (g) => groups.push(g),
         recipes: infos,
         replace: (info) => {
           const at = infos.findIndex((i) => i.file === info.file);
@@ -182,25 +189,54 @@ export class Kiln {
     // BBCLASSEXTEND variants are among the recipes parsed from files (counted before the plugins' many)
     const variants = infos.filter((i) => i.file.startsWith("virtual:")).length;
     for (const v of this.virtuals.values()) infos.push(v.info);
-
-    const preferred = this.choosePreferred(infos, collections);
+    // a group's recipe of the same PN as one of these competes with them as any other
+    const own = new Set(infos);
+    for (const pn of new Set(infos.map((i) => i.pn))) {
+      for (const g of groups) {
+        const r = g.byPn(pn);
+        if (r && !own.has(r.info)) infos.push(r.info);
+      }
+    }
+    const preferred = new PreferredRecipes(this.choosePreferred(infos, collections), groups);
     const skipped = infos.filter((i) => i.skipped).length;
+    const grouped = groups.reduce((n, g) => n + g.size, 0);
+    let all: RecipeInfo[] | undefined;
     return {
-      recipes: infos,
+      // the groups' recipes are made only when every recipe is listed
+      get recipes() {
+        if (!all) {
+          const listed = new Set(infos);
+          all = [...infos];
+          for (const g of groups) for (const r of g.all()) if (!listed.has(r.info)) all.push(r.info);
+        }
+        return all;
+      },
+      indexed: infos,
       errors,
       warnings,
       preferred,
       stats: {
-        recipes: files.length + this.virtuals.size,
+        recipes: files.length + this.virtuals.size + grouped,
         parsed: outcomes.length,
         cached,
         skipped,
         masked,
         errors: errors.length,
-        virtual: this.virtuals.size,
+        virtual: this.virtuals.size + grouped,
         variants,
       },
     };
+  }
+
+  /** The virtual recipe named `file`: added one by one, or in a group. */
+  private virtualRecipe(file: string): VirtualRecipe | undefined {
+    const single = this.virtuals.get(file);
+    if (single) return single;
+    for (const g of this.groups) {
+      const r = g.byFile(file);
+      if (r) return r;
+    }
+    return undefined;
   }
 
   private choosePreferred(infos: RecipeInfo[], collections: ReturnType<typeof collectRecipeFiles>["collections"]): Map<string, RecipeInfo> {
@@ -228,7 +264,7 @@ export class Kiln {
    */
   parseRecipe(fn: string, appends?: string[]): DataStore {
     const config = this.configuration();
-    const virtual = this.virtuals.get(fn);
+    const virtual = this.virtualRecipe(fn);
     if (virtual) return virtual.materialize(config.d.createCopy());
     const { file, cls } = splitVariantFile(fn);
     const all = appends ?? appendsFor(file, collectRecipeFiles(config.d).appends);
@@ -268,7 +304,7 @@ export class Kiln {
     const d = this.recipeData(node);
     let details = this.basehashDetails.get(node.recipe.file);
     if (!details) {
-      const virtual = this.virtuals.get(node.recipe.file);
+      const virtual = this.virtualRecipe(node.recipe.file);
       details = virtual?.basehashDetails ? (task: string) => virtual.basehashDetails?.(task) : basehashDetailsOf(d);
       this.basehashDetails.set(node.recipe.file, details);
     }

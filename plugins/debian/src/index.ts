@@ -20,7 +20,7 @@ import { writeAtomic } from "./archive.js";
 import { LOCK_FORMAT, writeLock } from "./lock.js";
 import { loadSuite, type Suite } from "./suite.js";
 import type { DebianPackage } from "./types.js";
-import { packageRecipe, PackageTemplate, SuiteProviderIndex } from "./synth.js";
+import { PackageTemplate, SuiteRecipes } from "./synth.js";
 
 export const PLUGIN_NAME = "kiln:debian";
 
@@ -127,8 +127,8 @@ async function synthesize(kiln: Kiln, index: RecipeIndexView, d: DataStore): Pro
   const suite = await loadSuite(kiln, d);
   await shellParser;
   const template = new PackageTemplate(d);
-  const providers = new SuiteProviderIndex(suite.prefix, suite.universe);
-  for (const p of suite.universe.byName.values()) index.addVirtual(packageRecipe(p, template, suite.prefix, suite.cfg.suite, suite.universe, providers));
+  // the packages' recipes, made as they are looked up
+  index.addVirtualGroup(new SuiteRecipes(template, suite.prefix, suite.cfg.suite, suite.universe));
 
   const state: DebianState = { suite, rootfs: new Map() };
   // without a lock every record comes from the index, so only locked sets need the check

@@ -389,11 +389,12 @@ function worldRecipes(parsed: { recipes: RecipeInfo[]; preferred: Map<string, Re
 }
 
 export function buildTaskGraph(
-  parsed: { recipes: RecipeInfo[]; preferred: Map<string, RecipeInfo> },
+  parsed: { recipes: RecipeInfo[]; indexed?: RecipeInfo[]; preferred: Map<string, RecipeInfo> },
   d: DataStore,
   options: GraphOptions,
 ): TaskGraph {
-  const providers = new Providers(parsed.preferred, d, parsed.recipes);
+  // (skipped recipes are among those read whole: plugins' groups skip none)
+  const providers = new Providers(parsed.preferred, d, parsed.indexed ?? parsed.recipes);
   const closure = new RecipeClosure(providers);
   const defaultTask = taskName(String(d.getVar("BB_DEFAULT_TASK") ?? "build"));
   const warnings: string[] = [];

@@ -6,6 +6,7 @@
  */
 import type { DataStore } from "../data/datastore.js";
 import type { ProviderIndex, RecipeInfo } from "../layers/recipe-info.js";
+import { PreferredRecipes } from "./preferred-recipes.js";
 
 export type Resolution =
   | { kind: "recipe"; recipe: RecipeInfo }
@@ -50,7 +51,12 @@ export class Providers {
     all: Iterable<RecipeInfo> = [],
   ) {
     let chosen: Iterable<RecipeInfo>;
-    if (preferred instanceof Map) {
+    if (preferred instanceof PreferredRecipes) {
+      // recipe groups with an index of their own are asked, not listed
+      chosen = preferred.indexed();
+      for (const index of preferred.providerIndexes()) this.indexes.add(index);
+      this.isPreferred = (r) => preferred.get(r.pn) === r;
+    } else if (preferred instanceof Map) {
       const byPn = preferred as ReadonlyMap<string, RecipeInfo>;
       chosen = byPn.values();
       this.isPreferred = (r) => byPn.get(r.pn) === r;

@@ -3,9 +3,13 @@
  * all of them only when every recipe is listed; a recipe file of the same PN competes
  * with the group's; Providers asks a group's own index instead of listing its recipes.
  */
-import { describe, expect, it } from "vitest";
-import { DataStore, Providers, type ProviderIndex, type RecipeInfo, type VirtualRecipe, type VirtualRecipeGroup } from "../src/index.js";
+import { afterEach, describe, expect, it } from "vitest";
+import { clearFileCache, DataStore, Kiln, Providers, type ProviderIndex, type RecipeInfo, type VirtualRecipe, type VirtualRecipeGroup } from "../src/index.js";
 import { PreferredRecipes } from "../src/tasks/preferred-recipes.js";
+import { twoLayerBuild, type TempTree } from "./helpers.js";
+
+let tree: TempTree | undefined;
+afterEach(() => tree?.remove());
 
 function recipe(pn: string, extra: Partial<RecipeInfo> = {}): RecipeInfo {
   return {
@@ -96,5 +100,25 @@ describe("virtual recipe groups", () => {
     expect(plain.made.size).toBe(3);
     const viaList = q.resolveRuntime("g-awk");
     expect(viaList.kind === "recipe" && viaList.recipe.pn).toBe("g-mawk");
+  });
+
+  it("through parseAll: counted, listed when read, parsed by file name; a recipe file of a group PN competes with it", async () => {
+    tree = twoLayerBuild({ "meta-a/recipes/g-a_9.0.bb": `SUMMARY = "the file's g-a"\n` });
+    clearFileCache();
+    const g = group(["a", "b", "mawk"], true);
+    const kiln = new Kiln({
+      cwd: tree.path("build"),
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+      plugins: [{ name: "kiln:test-group", apply: (k: Kiln) => k.hooks.synthesizeRecipes.tap("kiln:test-group", (index) => index.addVirtualGroup(g)) }],
+    });
+    const result = await kiln.parseAll();
+    expect(result.stats.virtual).toBe(3);
+    // chosen as BitBake chooses among recipes of one PN (layer priority, then version): the file
+    expect(result.preferred.get("g-a")?.pv).toBe("9.0");
+    expect(result.preferred.get("g-b")?.file).toBe("virtual:g:g-b");
+    expect([...g.made].sort()).toEqual(["g-a", "g-b"]);
+    expect(kiln.parseRecipe("virtual:g:g-mawk")).toBeInstanceOf(DataStore);
+    expect(result.recipes.filter((r) => r.pn === "g-a").map((r) => r.pv).sort()).toEqual(["1.0", "9.0"]);
+    expect(g.made.size).toBe(3);
   });
 });

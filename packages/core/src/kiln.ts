@@ -96,7 +96,8 @@ export class Kiln {
   /** Identifies everything the configuration came from: its files' contents and the environment. */
   configHash(): string {
     const c = this.configuration();
-    const files = [...c.session.files.entries()].sort(([a], [b]) => a.localeCompare(b));
+    // code-unit order: localeCompare's first call set up ICU's collator, ~15 ms of every start
+    const files = [...c.session.files.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return sha256(JSON.stringify([PARSE_CACHE_VERSION, c.topdir, files, Object.entries(c.env).sort()]));
   }
 

@@ -34,8 +34,10 @@ export function writeAtomicSync(path: string, data: string | Uint8Array): void {
   try {
     retryOnMissingDir(tmp, () => writeFileSync(tmp, data));
     renameSync(tmp, path);
-  } finally {
+  } catch (err) {
+    // (only on failure: a removal after every rename was a system call per stamp)
     rmSync(tmp, { force: true });
+    throw err;
   }
 }
 

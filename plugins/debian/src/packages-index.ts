@@ -90,37 +90,58 @@ type Field = (typeof FIELDS)[number];
 /**
  * The cache holds one string per field (the values of every package joined by NUL):
  * a handful of long strings serialise and read back at memory speed, where 60,000
- * objects of 19 strings each took 0.2 s to deserialise. A column is split when a
- * field of it is first read — names and versions always, relations only for the
- * packages a resolution visits.
+ * objects of 19 strings each took 0.2 s to deserialise. A column's cell offsets are
+ * found when a field of it is first read, and a cell is cut out only when read: a
+ * build reads the relations and pool paths of a hundred packages, and splitting those
+ * columns for all 60,000 made ~60 ms of strings and garbage.
  */
 class Columns {
-  private readonly split = new Map<Field, string[]>();
-  constructor(private readonly joined: Record<Field, string>) {}
-  get(field: Field): string[] {
-    let col = this.split.get(field);
-    if (!col) this.split.set(field, (col = this.joined[field].split("\0")));
-    return col;
+  private readonly offsets = new Map<Field, Int32Array>();
+  constructor(
+    private readonly joined: Record<Field, string>,
+    readonly count: number,
+  ) {}
+
+  /** Where each cell of `field` starts (and, at [count], one past the end). */
+  private starts(field: Field): Int32Array {
+    let at = this.offsets.get(field);
+    if (!at) {
+      const text = this.joined[field];
+      at = new Int32Array(this.count + 1);
+      let row = 0;
+      for (let i = text.indexOf("\0"); i >= 0 && row < this.count; i = text.indexOf("\0", i + 1)) at[++row] = i + 1;
+      if (row !== this.count - 1 && this.count > 0) throw new Error(`the cached column ${field} has ${row + 1} cells, not ${this.count}`);
+      at[this.count] = text.length + 1;
+      this.offsets.set(field, at);
+    }
+    return at;
+  }
+
+  cell(field: Field, row: number): string {
+    const at = this.starts(field);
+    return this.joined[field].slice(at[row], at[row + 1] - 1);
+  }
+
+  /** Whether the cell is empty, without cutting it out. */
+  empty(field: Field, row: number): boolean {
+    const at = this.starts(field);
+    return at[row + 1] - 1 === at[row];
   }
 }
 
 /** Fields every package's recipe reads at once: own properties, set when the record is made. */
-const EAGER = ["name", "version", "arch", "provides"] as const;
+const EAGER = ["name", "arch"] as const;
 
 /** A record read from the cache: its other fields come from the columns when read. */
 class CachedPackage {
   readonly name: string;
-  readonly version: string;
   readonly arch: string;
-  readonly provides: string;
   constructor(
     readonly columns: Columns,
     readonly row: number,
   ) {
-    this.name = columns.get("name")[row];
-    this.version = columns.get("version")[row];
-    this.arch = columns.get("arch")[row];
-    this.provides = columns.get("provides")[row];
+    this.name = columns.cell("name", row);
+    this.arch = columns.cell("arch", row);
   }
   /** JSON.stringify (debian.lock) sees the fields, not the columns. */
   toJSON(): DebianPackage {
@@ -138,13 +159,18 @@ for (const field of FIELDS) {
         ? function (this: CachedPackage) {
             return cell(this, field) === "1";
           }
-        : function (this: CachedPackage) {
-            return cell(this, field);
-          };
+        : field === "provides"
+          ? function (this: CachedPackage) {
+              // most packages provide nothing: no string is cut for them
+              return this.columns.empty(field, this.row) ? "" : cell(this, field);
+            }
+          : function (this: CachedPackage) {
+              return cell(this, field);
+            };
   Object.defineProperty(CachedPackage.prototype, field, { get: read, enumerable: true });
 }
 function cell(p: CachedPackage, field: Field): string {
-  return p.columns.get(field)[p.row];
+  return p.columns.cell(field, p.row);
 }
 
 function encode(pkgs: DebianPackage[]): Buffer {
@@ -155,8 +181,13 @@ function encode(pkgs: DebianPackage[]): Buffer {
 function decode(data: Buffer): DebianPackage[] | undefined {
   const parsed = deserialize(data) as { format?: string; count?: number; joined?: Record<Field, string> };
   if (parsed.format !== CACHE_FORMAT || typeof parsed.count !== "number" || !parsed.joined) return undefined;
-  const columns = new Columns(parsed.joined);
-  if (columns.get("name").length !== parsed.count) return undefined;
+  const columns = new Columns(parsed.joined, parsed.count);
+  try {
+    for (const f of FIELDS) if (typeof parsed.joined[f] !== "string") return undefined;
+    columns.cell("name", 0);
+  } catch {
+    return undefined;
+  }
   const out: DebianPackage[] = new Array(parsed.count);
   for (let i = 0; i < parsed.count; i++) out[i] = new CachedPackage(columns, i) as unknown as DebianPackage;
   return out;

@@ -1,5 +1,6 @@
 /** Packages index parsing and its cache: the cached records read back equal to the parsed ones. */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { deserialize, serialize } from "node:v8";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -67,6 +68,29 @@ describe("Packages index", () => {
     expect(second[1].essential).toBe(false);
     expect(second[0].size).toBe(1491240);
     expect(second[1].summary).toBe(first[1].summary);
+    // cells are cut from the columns as read: empty ones and the last row too
+    expect(second.map((p) => [p.provides, p.conflicts, p.multiArch, p.sha256.slice(0, 8)])).toEqual([
+      ["", "bash-completion (<< 20060301-0)", "", "1c5bd81d"],
+      ["awk", "", "foreign", "83a6a0e3"],
+    ]);
+  });
+
+  it("a cache whose columns do not hold one cell per record is read again from the index", async () => {
+    const cache = mkdtempSync(join(tmpdir(), "kiln-debian-index-"));
+    dirs.push(cache);
+    let reads = 0;
+    const text = async () => {
+      reads++;
+      return INDEX;
+    };
+    await indexRecords(cache, "k2", "Packages", text);
+    const file = join(cache, "debian", "k2.v8");
+    const damaged = deserialize(readFileSync(file)) as { joined: Record<string, string> };
+    damaged.joined.name += "\0extra";
+    writeFileSync(file, serialize(damaged));
+    const again = await indexRecords(cache, "k2", "Packages", text);
+    expect(reads).toBe(2);
+    expect(again.map((p) => p.name)).toEqual(["bash", "mawk"]);
   });
 
   it("a stanza without Package or Version is an error naming the line", () => {

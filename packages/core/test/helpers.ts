@@ -2,6 +2,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import type { RecipeInfo } from "../src/index.js";
 
 export interface TempTree {
   dir: string;
@@ -59,4 +60,27 @@ export function expectThrown<T extends Error & { code: string }>(
   if (!(caught instanceof type)) throw new Error(`expected a ${type.name}, got ${caught === undefined ? "no error" : String(caught)}`);
   if (caught.code !== code) throw new Error(`expected code ${code}, got ${caught.code}`);
   return caught;
+}
+
+/** A RecipeInfo record of PN `pn` (one package of its own name, no tasks), as the parse index would hold it. */
+export function recipeRecord(pn: string, extra: Partial<RecipeInfo> = {}): RecipeInfo {
+  return {
+    file: `/l/${pn}.bb`,
+    appends: [],
+    pn,
+    pe: "",
+    pv: "1.0",
+    pr: "r0",
+    provides: [pn],
+    depends: [],
+    packages: [pn],
+    rdepends: {},
+    rrecommends: {},
+    rprovides: {},
+    defaultPreference: 0,
+    excludeFromWorld: false,
+    stamp: `/s/${pn}`,
+    tasks: [],
+    ...extra,
+  };
 }

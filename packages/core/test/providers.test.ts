@@ -1,28 +1,7 @@
 /** Provider choice on RecipeInfo records (the CLI-level cases live in test/task-graph.test.ts). */
 import { describe, expect, it } from "vitest";
 import { DataStore, Providers, type ProviderIndex, type RecipeInfo } from "../src/index.js";
-
-function recipe(pn: string, extra: Partial<RecipeInfo> = {}): RecipeInfo {
-  return {
-    file: `/l/${pn}.bb`,
-    appends: [],
-    pn,
-    pe: "",
-    pv: "1.0",
-    pr: "r0",
-    provides: [pn],
-    depends: [],
-    packages: [pn],
-    rdepends: {},
-    rrecommends: {},
-    rprovides: {},
-    defaultPreference: 0,
-    excludeFromWorld: false,
-    stamp: `/s/${pn}`,
-    tasks: [],
-    ...extra,
-  };
-}
+import { recipeRecord as recipe } from "./helpers.js";
 
 const pnOf = (r: ReturnType<Providers["resolveBuild"]>) => (r.kind === "recipe" ? r.recipe.pn : r.kind);
 

@@ -6,32 +6,10 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { clearFileCache, DataStore, Kiln, Providers, type ProviderIndex, type RecipeInfo, type VirtualRecipe, type VirtualRecipeGroup } from "../src/index.js";
 import { PreferredRecipes } from "../src/tasks/preferred-recipes.js";
-import { twoLayerBuild, type TempTree } from "./helpers.js";
+import { recipeRecord as recipe, twoLayerBuild, type TempTree } from "./helpers.js";
 
 let tree: TempTree | undefined;
 afterEach(() => tree?.remove());
-
-function recipe(pn: string, extra: Partial<RecipeInfo> = {}): RecipeInfo {
-  return {
-    file: `/l/${pn}.bb`,
-    appends: [],
-    pn,
-    pe: "",
-    pv: "1.0",
-    pr: "r0",
-    provides: [pn],
-    depends: [],
-    packages: [pn],
-    rdepends: {},
-    rrecommends: {},
-    rprovides: {},
-    defaultPreference: 0,
-    excludeFromWorld: false,
-    stamp: `/s/${pn}`,
-    tasks: [],
-    ...extra,
-  };
-}
 
 /** A group of `names` (PN g-<name>), counting the recipes it makes; `indexed`: with its own provider index. */
 function group(names: string[], indexed: boolean): VirtualRecipeGroup & { made: Set<string> } {

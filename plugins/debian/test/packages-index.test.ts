@@ -45,6 +45,21 @@ SHA256: 83a6a0e3f4d3d2b1b77b7d5e0b1d6d0cbbc8f3a1e51d86bfad5b8b5d9a7a3c61
 `,
 ).toString("latin1");
 
+/** A fresh cache directory and an index text source counting how often it is read. */
+function cachedIndex(): { cache: string; text: () => Promise<string>; reads: () => number } {
+  const cache = mkdtempSync(join(tmpdir(), "kiln-debian-index-"));
+  dirs.push(cache);
+  let reads = 0;
+  return {
+    cache,
+    text: async () => {
+      reads++;
+      return INDEX;
+    },
+    reads: () => reads,
+  };
+}
+
 describe("Packages index", () => {
   it("parses stanzas: fields, Source without its version, the first line of Description in UTF-8", () => {
     const [bash, mawk] = parsePackages(INDEX, "Packages");
@@ -53,16 +68,10 @@ describe("Packages index", () => {
   });
 
   it("the cache gives back the same records (numbers, booleans, UTF-8), and JSON sees every field", async () => {
-    const cache = mkdtempSync(join(tmpdir(), "kiln-debian-index-"));
-    dirs.push(cache);
-    let reads = 0;
-    const text = async () => {
-      reads++;
-      return INDEX;
-    };
+    const { cache, text, reads } = cachedIndex();
     const first = await indexRecords(cache, "k1", "Packages", text);
     const second = await indexRecords(cache, "k1", "Packages", text);
-    expect(reads).toBe(1);
+    expect(reads()).toBe(1);
     expect(JSON.parse(JSON.stringify(second))).toEqual(JSON.parse(JSON.stringify(first)));
     expect(second[0].essential).toBe(true);
     expect(second[1].essential).toBe(false);
@@ -76,20 +85,14 @@ describe("Packages index", () => {
   });
 
   it("a cache whose columns do not hold one cell per record is read again from the index", async () => {
-    const cache = mkdtempSync(join(tmpdir(), "kiln-debian-index-"));
-    dirs.push(cache);
-    let reads = 0;
-    const text = async () => {
-      reads++;
-      return INDEX;
-    };
+    const { cache, text, reads } = cachedIndex();
     await indexRecords(cache, "k2", "Packages", text);
     const file = join(cache, "debian", "k2.v8");
     const damaged = deserialize(readFileSync(file)) as { joined: Record<string, string> };
     damaged.joined.name += "\0extra";
     writeFileSync(file, serialize(damaged));
     const again = await indexRecords(cache, "k2", "Packages", text);
-    expect(reads).toBe(2);
+    expect(reads()).toBe(2);
     expect(again.map((p) => p.name)).toEqual(["bash", "mawk"]);
   });
 

@@ -310,7 +310,6 @@ class VirtualInfo {
   readonly packagesDynamic = NONE as unknown as string[];
   readonly checksumFiles = EMPTY as Record<string, never>;
   readonly virtual = true;
-  readonly providerIndex: ProviderIndex;
   readonly group: SuiteRecipes;
   /** Made when a value is first worked out: most of a suite's recipes never need one. */
   private memoized?: { values?: PackageValues; hashes?: Record<string, string>; vars?: Record<string, string>; stamp?: string; rprovides?: Record<string, string[]> };
@@ -328,8 +327,12 @@ class VirtualInfo {
   ) {
     this.file = file;
     this.pn = prefix + p.name;
-    this.providerIndex = group;
     this.group = group;
+  }
+
+  /** Its suite answers provider lookups for it (core's RecipeInfo.providerIndex). */
+  get providerIndex(): ProviderIndex {
+    return this.group;
   }
 
   /** The package's values, worked out when a field other than file/pn is first read. */

@@ -191,11 +191,14 @@ export class Kiln {
     const variants = infos.filter((i) => i.file.startsWith("virtual:")).length;
     for (const v of this.virtuals.values()) infos.push(v.info);
     // a group's recipe of the same PN as one of these competes with them as any other
-    const own = new Set(infos);
+    const listed = new Set(infos);
     for (const pn of new Set(infos.map((i) => i.pn))) {
       for (const g of groups) {
         const r = g.byPn(pn);
-        if (r && !own.has(r.info)) infos.push(r.info);
+        if (r && !listed.has(r.info)) {
+          infos.push(r.info);
+          listed.add(r.info);
+        }
       }
     }
     const preferred = new PreferredRecipes(this.choosePreferred(infos, collections), groups);
@@ -206,7 +209,6 @@ export class Kiln {
       // the groups' recipes are made only when every recipe is listed
       get recipes() {
         if (!all) {
-          const listed = new Set(infos);
           all = [...infos];
           for (const g of groups) for (const r of g.all()) if (!listed.has(r.info)) all.push(r.info);
         }

@@ -81,6 +81,25 @@ describe("tarEntries", () => {
     expect([...tarEntries(odd)][0]).toMatchObject({ type: "unknown", flag: "V" });
   });
 
+  it("accepts a header checksum summed over unsigned or signed bytes (old tars), and nothing else", async () => {
+    // a name with bytes above 127 (latin-1), where the two sums differ
+    const archive = Buffer.from(await packed([[{ name: "cafe", mode: 0o644 }, "hi"]]));
+    archive[3] = 0xe9;
+    archive[4] = 0xfc;
+    const header = [...archive.subarray(0, 512)].map((c, i) => (i >= 148 && i < 156 ? 32 : c));
+    const unsigned = header.reduce((s, c) => s + c, 0);
+    const signed = header.reduce((s, c) => s + (c > 127 ? c - 256 : c), 0);
+    expect(signed).not.toBe(unsigned);
+    const withSum = (sum: number) => {
+      const b = Buffer.from(archive);
+      b.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, "latin1");
+      return b;
+    };
+    for (const sum of [unsigned, signed]) expect([...tarEntries(withSum(sum))][0]).toMatchObject({ type: "file", body: Buffer.from("hi") });
+    expect(() => [...tarEntries(withSum(unsigned + 1))]).toThrow(/bad header checksum/);
+    expect(() => [...tarEntries(withSum(signed - 256))]).toThrow(/bad header checksum/);
+  });
+
   it("applies a pax size to the member, not to a GNU long-name header between; an old-style trailing slash is a directory", () => {
     const header = (name: string, flag: string, size: number) => {
       const h = Buffer.alloc(512);

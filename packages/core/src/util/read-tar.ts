@@ -72,14 +72,21 @@ function number(buf: Buffer, start: number, end: number, what: string, at: numbe
 
 function checksumOk(buf: Buffer, at: number): boolean {
   const stored = number(buf, at + 148, at + 156, "checksum", at);
-  let unsigned = 0;
-  let signed = 0;
-  for (let i = at; i < at + BLOCK; i++) {
-    const c = i >= at + 148 && i < at + 156 ? 0x20 : buf[i];
+  // the checksum field itself counts as 8 spaces; the signed sum (old tars) differs
+  // from the unsigned one by 256 for each byte above 127
+  let unsigned = 8 * 0x20;
+  let high = 0;
+  for (let i = at; i < at + 148; i++) {
+    const c = buf[i];
     unsigned += c;
-    signed += c > 127 ? c - 256 : c;
+    high += c >> 7;
   }
-  return stored === unsigned || stored === signed;
+  for (let i = at + 156; i < at + BLOCK; i++) {
+    const c = buf[i];
+    unsigned += c;
+    high += c >> 7;
+  }
+  return stored === unsigned || stored === unsigned - 256 * high;
 }
 
 /** pax records: `<length> <key>=<value>\n`, the length counting the whole record. */

@@ -128,6 +128,12 @@ export interface SharedTree {
   /** Resolved path (relative to the tree) -> the package that shipped it. */
   owners: Map<string, string>;
   pkg: string;
+  /**
+   * Resolved paths (relative to the tree) known to be real directories. Nothing
+   * unpacked may replace a directory, so once seen one stays one: the packages after
+   * need not look again (every package lists usr/, usr/share/, ...).
+   */
+  realDirs?: Set<string>;
 }
 
 /**
@@ -146,9 +152,12 @@ export interface SharedTree {
 export async function extractDebPayload(data: Buffer, dest: string, what: string, seen: Payload = newPayload(), shared?: SharedTree): Promise<void> {
   const root = realpathSync(dest);
   const chown = isRoot();
+  const realDirs = shared ? (shared.realDirs ??= new Set()) : new Set<string>();
   const bad = (name: string, why: string) => new KilnError("FATAL", `${what}: member '${name}' ${why}`, { details: { member: name } });
   const clean = (raw: string): string => {
     if (raw.startsWith("/")) throw bad(raw, "has an absolute path");
+    // the usual `./usr/bin/x`: no `.` or `..` component, no doubled slash, nothing to normalise
+    if (raw.startsWith("./") && !raw.includes("/.", 1) && !raw.includes("//")) return raw.endsWith("/") ? raw.slice(2, -1) : raw.slice(2);
     const n = posix.normalize(raw.replace(/^(\.\/)+/, "").replace(/\/+$/, "") || ".");
     if (n.split("/").includes("..") || raw.split("/").includes("..")) throw bad(raw, "escapes the root filesystem ('..')");
     return n === "." ? "" : n;
@@ -165,11 +174,16 @@ export async function extractDebPayload(data: Buffer, dest: string, what: string
     const slash = rel.lastIndexOf("/");
     const parent = resolveDir(slash < 0 ? "" : rel.slice(0, slash), raw, hops);
     const at = join(parent, rel.slice(slash + 1));
+    if (realDirs.has(relOf(at))) {
+      dirs.set(rel, at);
+      return at;
+    }
     const st = lstatSync(at, { throwIfNoEntry: false });
     let real = at;
     if (!st) {
       // a parent the payload does not list (tar allows that): made here
       mkdirSync(at);
+      realDirs.add(relOf(at));
     } else if (st.isSymbolicLink()) {
       if (hops > 40) throw bad(raw, `goes through more than 40 symlinks at '${rel}'`);
       const target = readlinkSync(at);
@@ -187,7 +201,7 @@ export async function extractDebPayload(data: Buffer, dest: string, what: string
       if (!lstatSync(real).isDirectory()) throw bad(raw, `would be unpacked below '${rel}', which is not a directory`);
     } else if (!st.isDirectory()) {
       throw bad(raw, `would be unpacked below the file '${rel}'${shared?.owners.has(relOf(at)) ? ` of package ${shared.owners.get(relOf(at))}` : ""}`);
-    }
+    } else realDirs.add(relOf(at));
     dirs.set(rel, real);
     return real;
   };
@@ -230,7 +244,8 @@ export async function extractDebPayload(data: Buffer, dest: string, what: string
     const chownTo = chown && (uid !== 0 || gid !== 0);
     if (h.type === "directory") {
       let linked = false;
-      if (before === undefined) {
+      // an earlier package's directory: nothing to make (mkdir's EEXIST error costs more than the set)
+      if (before === undefined && !realDirs.has(key)) {
         let made = true;
         try {
           mkdirSync(target);
@@ -241,6 +256,7 @@ export async function extractDebPayload(data: Buffer, dest: string, what: string
           if (existing.isSymbolicLink()) linked = true;
           else if (!existing.isDirectory()) throw bad(h.name, `is a directory, but ${owner ? `package ${owner}` : "the root filesystem"} has a file there`);
         }
+        if (!linked) realDirs.add(key);
         if (made) {
           chmodSync(target, mode);
           if (chownTo) lchownSync(target, uid, gid);

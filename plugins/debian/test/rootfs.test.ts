@@ -315,6 +315,24 @@ describe("assembleRootfs", () => {
     expect(existsSync(join(rootfs, "share"))).toBe(false);
   });
 
+  it("shares directories between packages (the first one's stays), and refuses a file where one is", async () => {
+    const dir = tmp();
+    const rootfs = join(dir, "rootfs");
+    const shared = [
+      await deb(dir, { name: "a-first", files: { "usr/share/x/a": "a\n" } }),
+      await deb(dir, { name: "b-second", files: { "usr/share/x/b": "b\n", "usr/share/x/sub/c": "c\n" } }),
+    ];
+    await assembleRootfs(shared, { rootfs, arch: "amd64", mergedUsr: false });
+    expect(["a", "b", "sub/c"].map((f) => readFileSync(join(rootfs, "usr/share/x", f), "utf8"))).toEqual(["a\n", "b\n", "c\n"]);
+    const list = (p: string) => readFileSync(join(rootfs, "var/lib/dpkg/info", `${p}.list`), "utf8").split("\n");
+    // both list the directories they ship
+    expect(list("b-second")).toEqual(expect.arrayContaining(["/usr/share/x", "/usr/share/x/sub", "/usr/share/x/b"]));
+    const clash = join(dir, "clash");
+    const pkgs = [...shared, await deb(dir, { name: "c-file", files: { "usr/share/x": "not a dir\n" } })];
+    await expect(assembleRootfs(pkgs, { rootfs: clash, arch: "amd64", mergedUsr: false })).rejects.toThrow(/c-file.*usr\/share\/x.*root filesystem has a directory there/);
+    expect(existsSync(clash)).toBe(false);
+  });
+
   it("refuses a file another package owns, naming both", async () => {
     const dir = tmp();
     const rootfs = join(dir, "rootfs");

@@ -8,7 +8,7 @@
  * "file://REPO", BB_NO_NETWORK = "1"), verifying it as it verified the mirror. The
  * indexes list the whole suite; the pool holds what was fetched.
  */
-import { copyFileSync, existsSync, lstatSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from "node:fs";
+import { copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Suite } from "./suite.js";
 
@@ -22,11 +22,24 @@ function ensureLink(link: string, target: string): void {
   renameSync(tmp, link);
 }
 
-/** Copy through a temp name: a reader never sees half a file. */
-function copyAtomic(from: string, to: string): void {
+/**
+ * `to` as a hard link to `from` (a copy across filesystems), through a temp name: a
+ * reader never sees half a file. Already that link: nothing to do (a rootfs build
+ * used to copy the suite's ~10 MB of indexes every time).
+ */
+function linkAtomic(from: string, to: string): void {
+  const src = statSync(from);
+  const dst = statSync(to, { throwIfNoEntry: false });
+  if (dst && dst.ino === src.ino && dst.dev === src.dev) return;
   mkdirSync(dirname(to), { recursive: true });
   const tmp = `${to}.${process.pid}.tmp`;
-  copyFileSync(from, tmp);
+  rmSync(tmp, { force: true });
+  try {
+    linkSync(from, tmp);
+  } catch {
+    // another filesystem, or one without hard links
+    copyFileSync(from, tmp);
+  }
   renameSync(tmp, to);
 }
 
@@ -36,6 +49,6 @@ export function writeLocalRepo(repo: string, dlDebian: string, suite: Suite): vo
   ensureLink(join(repo, "pool"), join(dlDebian, "pool"));
   const dists = join(repo, "dists", suite.cfg.suite);
   // indexes first, InRelease last: it is what makes the new indexes the ones to read
-  for (const f of suite.files) copyAtomic(f.file, join(dists, f.path));
-  copyAtomic(suite.release.path, join(dists, "InRelease"));
+  for (const f of suite.files) linkAtomic(f.file, join(dists, f.path));
+  linkAtomic(suite.release.path, join(dists, "InRelease"));
 }

@@ -19,6 +19,7 @@ import { doRootfs } from "./rootfs-task.js";
 import { writeAtomic } from "./archive.js";
 import { LOCK_FORMAT, writeLock } from "./lock.js";
 import { loadSuite, type Suite } from "./suite.js";
+import { allRows } from "./packages-index.js";
 import type { DebianPackage } from "./types.js";
 import { PackageTemplate, SuiteRecipes } from "./synth.js";
 
@@ -132,7 +133,7 @@ async function synthesize(kiln: Kiln, index: RecipeIndexView, d: DataStore): Pro
 
   const state: DebianState = { suite, rootfs: new Map() };
   // without a lock every record comes from the index, so only locked sets need the check
-  const onMirror = suite.lock ? new Set(suite.all.map((p) => `${p.name}\u0000${p.version}`)) : undefined;
+  const onMirror = suite.lock ? new Set(allRows(suite.rows).map((p) => `${p.name}\u0000${p.version}`)) : undefined;
   for (const info of index.recipes) {
     if (info.skipped || info.indexVars?.DEBIAN_ROOTFS !== "1") continue;
     try {

@@ -14,7 +14,7 @@ import { writeAtomic } from "./archive.js";
 import type { DebianPackage } from "./types.js";
 
 /** Bump when DebianPackage or the parsing changes: old caches are then ignored. */
-const CACHE_FORMAT = "kiln-debian-index-5";
+const CACHE_FORMAT = "kiln-debian-index-6";
 
 
 const one = (v: string | string[] | undefined): string => (v === undefined ? "" : Array.isArray(v) ? v.join(" ").trim() : v.trim());
@@ -88,43 +88,29 @@ const FIELDS = [
 type Field = (typeof FIELDS)[number];
 
 /**
- * The cache holds one string per field (the values of every package joined by NUL):
- * a handful of long strings serialise and read back at memory speed, where 60,000
- * objects of 19 strings each took 0.2 s to deserialise. A column's cell offsets are
- * found when a field of it is first read, and a cell is cut out only when read: a
- * build reads the relations and pool paths of a hundred packages, and splitting those
- * columns for all 60,000 made ~60 ms of strings and garbage.
+ * The cache holds one string per field (the values of every package joined by NUL)
+ * and where each cell of it starts: a handful of long strings and typed arrays
+ * serialise and read back at memory speed, where 60,000 objects of 19 strings each
+ * took 0.2 s to deserialise. A cell is cut out only when read, and a record is made
+ * only for a row asked for: a build reads a hundred of the 60,000, and making them all
+ * (or splitting a column for all) cost tens of ms and their garbage on every start.
  */
 class Columns {
-  private readonly offsets = new Map<Field, Int32Array>();
   constructor(
     private readonly joined: Record<Field, string>,
+    /** Per field, where each cell starts (and, at [count], one past the end). */
+    private readonly starts: Record<Field, Int32Array>,
     readonly count: number,
   ) {}
 
-  /** Where each cell of `field` starts (and, at [count], one past the end). */
-  private starts(field: Field): Int32Array {
-    let at = this.offsets.get(field);
-    if (!at) {
-      const text = this.joined[field];
-      at = new Int32Array(this.count + 1);
-      let row = 0;
-      for (let i = text.indexOf("\0"); i >= 0 && row < this.count; i = text.indexOf("\0", i + 1)) at[++row] = i + 1;
-      if (row !== this.count - 1 && this.count > 0) throw new Error(`the cached column ${field} has ${row + 1} cells, not ${this.count}`);
-      at[this.count] = text.length + 1;
-      this.offsets.set(field, at);
-    }
-    return at;
-  }
-
   cell(field: Field, row: number): string {
-    const at = this.starts(field);
+    const at = this.starts[field];
     return this.joined[field].slice(at[row], at[row + 1] - 1);
   }
 
   /** Whether the cell is empty, without cutting it out. */
   empty(field: Field, row: number): boolean {
-    const at = this.starts(field);
+    const at = this.starts[field];
     return at[row + 1] - 1 === at[row];
   }
 }
@@ -173,31 +159,87 @@ function cell(p: CachedPackage, field: Field): string {
   return p.columns.cell(field, p.row);
 }
 
-function encode(pkgs: DebianPackage[]): Buffer {
-  const joined = Object.fromEntries(FIELDS.map((f) => [f, pkgs.map((p) => (f === "essential" ? (p.essential ? "1" : "") : String(p[f]))).join("\0")]));
-  return serialize({ format: CACHE_FORMAT, count: pkgs.length, joined });
+/** The records of an index by row (file order): each made when first asked for, the same object after. */
+export interface PackageRows {
+  readonly count: number;
+  at(row: number): DebianPackage;
+  /** The row's package name, without making its record. */
+  name(row: number): string;
 }
 
-function decode(data: Buffer): DebianPackage[] | undefined {
-  const parsed = deserialize(data) as { format?: string; count?: number; joined?: Record<Field, string> };
-  if (parsed.format !== CACHE_FORMAT || typeof parsed.count !== "number" || !parsed.joined) return undefined;
-  const columns = new Columns(parsed.joined, parsed.count);
-  try {
-    for (const f of FIELDS) if (typeof parsed.joined[f] !== "string") return undefined;
-    columns.cell("name", 0);
-  } catch {
-    return undefined;
+/** Rows of records already made (a freshly parsed index, a test's list). */
+export const arrayRows = (pkgs: DebianPackage[]): PackageRows => ({ count: pkgs.length, at: (i) => pkgs[i], name: (i) => pkgs[i].name });
+
+class CachedRows implements PackageRows {
+  private readonly made: (CachedPackage | undefined)[];
+  constructor(private readonly columns: Columns) {
+    this.made = new Array(columns.count);
   }
-  const out: DebianPackage[] = new Array(parsed.count);
-  for (let i = 0; i < parsed.count; i++) out[i] = new CachedPackage(columns, i) as unknown as DebianPackage;
+  get count(): number {
+    return this.columns.count;
+  }
+  at(row: number): DebianPackage {
+    return (this.made[row] ??= new CachedPackage(this.columns, row)) as unknown as DebianPackage;
+  }
+  name(row: number): string {
+    return this.made[row]?.name ?? this.columns.cell("name", row);
+  }
+}
+
+/** Several indexes' rows one after another (a suite's components). */
+export function concatRows(parts: PackageRows[]): PackageRows {
+  if (parts.length === 1) return parts[0];
+  const first = [0];
+  for (const p of parts) first.push(first[first.length - 1] + p.count);
+  const part = (row: number) => {
+    let i = 0;
+    while (row >= first[i + 1]) i++;
+    return i;
+  };
+  return {
+    count: first[parts.length],
+    at: (row) => parts[part(row)].at(row - first[part(row)]),
+    name: (row) => parts[part(row)].name(row - first[part(row)]),
+  };
+}
+
+/** Every record (made if not yet). */
+export function allRows(rows: PackageRows): DebianPackage[] {
+  const out: DebianPackage[] = new Array(rows.count);
+  for (let i = 0; i < rows.count; i++) out[i] = rows.at(i);
   return out;
+}
+
+function encode(pkgs: DebianPackage[]): Buffer {
+  const joined = {} as Record<Field, string>;
+  const starts = {} as Record<Field, Int32Array>;
+  for (const f of FIELDS) {
+    const cells = pkgs.map((p) => (f === "essential" ? (p.essential ? "1" : "") : String(p[f])));
+    const at = new Int32Array(cells.length + 1);
+    for (let i = 0; i < cells.length; i++) at[i + 1] = at[i] + cells[i].length + 1;
+    joined[f] = cells.join("\0");
+    starts[f] = at;
+  }
+  return serialize({ format: CACHE_FORMAT, count: pkgs.length, joined, starts });
+}
+
+function decode(data: Buffer): PackageRows | undefined {
+  const parsed = deserialize(data) as { format?: string; count?: number; joined?: Record<Field, string>; starts?: Record<Field, Int32Array> };
+  const { count, joined, starts } = parsed;
+  if (parsed.format !== CACHE_FORMAT || typeof count !== "number" || !joined || !starts) return undefined;
+  for (const f of FIELDS) {
+    const at = starts[f];
+    // one cell per record, the last ending where the column does
+    if (typeof joined[f] !== "string" || !(at instanceof Int32Array) || at.length !== count + 1 || at[0] !== 0 || at[count] !== joined[f].length + 1) return undefined;
+  }
+  return new CachedRows(new Columns(joined, starts, count));
 }
 
 /**
  * The records of the index whose text has sha256 `key`: from the cache in `cacheDir`
  * when there, else `text()` parsed and cached.
  */
-export async function indexRecords(cacheDir: string, key: string, where: string, text: () => Promise<string>): Promise<DebianPackage[]> {
+export async function indexRecords(cacheDir: string, key: string, where: string, text: () => Promise<string>): Promise<PackageRows> {
   const file = join(cacheDir, "debian", `${key}.v8`);
   if (existsSync(file)) {
     try {
@@ -209,5 +251,5 @@ export async function indexRecords(cacheDir: string, key: string, where: string,
   }
   const pkgs = parsePackages(await text(), where);
   writeAtomic(file, encode(pkgs));
-  return pkgs;
+  return arrayRows(pkgs);
 }

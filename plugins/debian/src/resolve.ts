@@ -39,11 +39,20 @@ import { compareDebVersions } from "./version.js";
 import { formatRelation, parseRelations, relationsForArch, versionSatisfies } from "./relations.js";
 import type { Alternatives, Relation } from "./relations.js";
 
-/** The packages a resolution chooses from: one per name, of one architecture (+ all). */
+/** A package whose Provides names a name, with the version it provides (when versioned). */
+export interface Provider {
+  pkg: DebianPackage;
+  version?: string;
+}
+
+/**
+ * The packages a resolution chooses from: one per name, of one architecture (+ all).
+ * Read-only maps: a cached universe (universe-cache.ts) finds entries when asked.
+ */
 export interface Universe {
-  byName: Map<string, DebianPackage>;
+  byName: ReadonlyMap<string, DebianPackage>;
   /** Virtual (and real) names to the packages whose Provides name them, sorted by package name. */
-  providers: Map<string, { pkg: DebianPackage; version?: string }[]>;
+  providers: ReadonlyMap<string, readonly Provider[]>;
   arch: string;
 }
 
@@ -118,8 +127,8 @@ export function buildUniverse(pkgs: Iterable<DebianPackage>, arch: string): Univ
     const cur = byName.get(p.name);
     if (cur === undefined || (cur !== p && preferOver(p, cur))) byName.set(p.name, p);
   }
-  const providers = new Map<string, { pkg: DebianPackage; version?: string }[]>();
-  const add = (name: string, entry: { pkg: DebianPackage; version?: string }) => {
+  const providers = new Map<string, Provider[]>();
+  const add = (name: string, entry: Provider) => {
     const list = providers.get(name);
     if (list) list.push(entry);
     else providers.set(name, [entry]);

@@ -11,9 +11,9 @@ import { KilnError, type DataStore, type Kiln } from "@kiln/core";
 import { hostArchitecture, hostDebianDefaults } from "./apt-sources.js";
 import { fetchPackagesFiles, fetchRelease, packagesText, type PackagesFile, type ReleaseFile, type SuiteConfig } from "./archive.js";
 import { readLock, type DebianLock } from "./lock.js";
-import { indexRecords } from "./packages-index.js";
-import { buildUniverse, type Universe } from "./resolve.js";
-import type { DebianPackage } from "./types.js";
+import { concatRows, indexRecords, type PackageRows } from "./packages-index.js";
+import type { Universe } from "./resolve.js";
+import { cachedUniverse } from "./universe-cache.js";
 
 export interface Suite {
   cfg: SuiteConfig;
@@ -21,8 +21,8 @@ export interface Suite {
   release: ReleaseFile;
   /** The verified Packages indexes, one per component. */
   files: PackagesFile[];
-  /** Every stanza of the indexes (all versions), for the lock to find its versions in. */
-  all: DebianPackage[];
+  /** Every stanza of the indexes (all versions, the components in order), for the lock to find its versions in. */
+  rows: PackageRows;
   universe: Universe;
   lock?: DebianLock;
   lockFile: string;
@@ -75,15 +75,16 @@ export async function loadSuite(kiln: Kiln, d: DataStore): Promise<Suite> {
   const release = await fetchRelease(kiln, d, cfg);
   const files = await fetchPackagesFiles(kiln, d, cfg, release);
   const cacheDir = str(d, "CACHE") || join(str(d, "TMPDIR"), "cache");
-  const all = (await Promise.all(files.map((f) => indexRecords(cacheDir, f.textSha256, `${cfg.suite} ${f.path}`, () => packagesText(f))))).flat();
+  const rows = concatRows(await Promise.all(files.map((f) => indexRecords(cacheDir, f.textSha256, `${cfg.suite} ${f.path}`, () => packagesText(f)))));
   const file = lockFile(d);
   // `kiln debian lock --update` resolves from the suite's versions, ignoring the lock
   const lock = existsSync(file) && str(d, "DEBIAN_LOCK_IGNORE") !== "1" ? readLock(file) : undefined;
-  // a lock pins versions: its records replace whatever the index has for those names
-  const pinned = lock ? new Map(lock.packages.map((p) => [p.name, p])) : undefined;
-  const universe = buildUniverse(pinned ? [...all.filter((p) => !pinned.has(p.name)), ...pinned.values()] : all, cfg.arch);
+  // a lock pins versions: its records replace whatever the index has for those names (the
+  // last of a name, as a Map of them would keep)
+  const pinned = lock ? [...new Map(lock.packages.map((p) => [p.name, p])).values()] : undefined;
   const universeKey = createHash("sha256")
-    .update(JSON.stringify([files.map((f) => f.textSha256), lock ? lock.packages.map((p) => [p.name, p.version, p.sha256]) : null, cfg.arch]))
+    .update(JSON.stringify([files.map((f) => f.textSha256), lock ? pinned?.map((p) => [p.name, p.version, p.sha256, p.arch]) : null, cfg.arch]))
     .digest("hex");
-  return { cfg, prefix: recipePrefix(d), release, files, all, universe, lock, lockFile: file, universeKey, cacheDir };
+  const universe = cachedUniverse(join(cacheDir, "debian", `universe-${universeKey}.v8`), { rows, pinned }, cfg.arch);
+  return { cfg, prefix: recipePrefix(d), release, files, rows, universe, lock, lockFile: file, universeKey, cacheDir };
 }

@@ -30,6 +30,7 @@ import {
 } from "@kiln/core";
 import { parseRelations, relationsForArch, versionSatisfies, type Alternatives } from "./relations.js";
 import type { DebianPackage } from "./types.js";
+import type { Universe } from "./resolve.js";
 
 export const TEMPLATE_RECIPE = fileURLToPath(new URL("../recipes/debian-package.bb", import.meta.url));
 
@@ -60,13 +61,8 @@ const placeholder = (v: string) => `@@${v}@@`;
 /** Where an index-vars object keeps its package's values (a symbol: not one of the variables). */
 const VALUES = Symbol("values");
 
-/** Where the synthesised recipes look up names when resolving alternatives. */
-export interface PackageLookup {
-  byName: Map<string, DebianPackage>;
-  /** Virtual name -> providers (with the provided version, if versioned). */
-  providers: Map<string, { pkg: DebianPackage; version?: string }[]>;
-  arch: string;
-}
+/** Where the synthesised recipes look up names when resolving alternatives: the suite's universe. */
+export type PackageLookup = Universe;
 
 const PRIORITY_RANK: Record<string, number> = { required: 0, important: 1, standard: 2, optional: 3, extra: 4 };
 

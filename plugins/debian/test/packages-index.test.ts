@@ -4,7 +4,7 @@ import { deserialize, serialize } from "node:v8";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { indexRecords, parsePackages } from "../src/packages-index.js";
+import { allRows, concatRows, indexRecords, parsePackages } from "../src/packages-index.js";
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -69,9 +69,13 @@ describe("Packages index", () => {
 
   it("the cache gives back the same records (numbers, booleans, UTF-8), and JSON sees every field", async () => {
     const { cache, text, reads } = cachedIndex();
-    const first = await indexRecords(cache, "k1", "Packages", text);
-    const second = await indexRecords(cache, "k1", "Packages", text);
+    const first = allRows(await indexRecords(cache, "k1", "Packages", text));
+    const rows = await indexRecords(cache, "k1", "Packages", text);
     expect(reads()).toBe(1);
+    // a row's name without its record, and the same record each time
+    expect([rows.name(0), rows.name(1)]).toEqual(["bash", "mawk"]);
+    expect(rows.at(1)).toBe(rows.at(1));
+    const second = allRows(rows);
     expect(JSON.parse(JSON.stringify(second))).toEqual(JSON.parse(JSON.stringify(first)));
     expect(second[0].essential).toBe(true);
     expect(second[1].essential).toBe(false);
@@ -89,11 +93,23 @@ describe("Packages index", () => {
     await indexRecords(cache, "k2", "Packages", text);
     const file = join(cache, "debian", "k2.v8");
     const damaged = deserialize(readFileSync(file)) as { joined: Record<string, string> };
+    expect(allRows(await indexRecords(cache, "k2", "Packages", text)).map((p) => p.name)).toEqual(["bash", "mawk"]);
+    expect(reads()).toBe(1);
     damaged.joined.name += "\0extra";
     writeFileSync(file, serialize(damaged));
     const again = await indexRecords(cache, "k2", "Packages", text);
     expect(reads()).toBe(2);
-    expect(again.map((p) => p.name)).toEqual(["bash", "mawk"]);
+    expect(allRows(again).map((p) => p.name)).toEqual(["bash", "mawk"]);
+  });
+
+  it("the rows of several indexes follow each other (a suite's components)", async () => {
+    const a = await indexRecords(cachedIndex().cache, "k3", "Packages", async () => INDEX);
+    const b = await indexRecords(cachedIndex().cache, "k4", "Packages", async () => INDEX.replace(/^Package: bash$/m, "Package: dash"));
+    const both = concatRows([a, b]);
+    expect(both.count).toBe(4);
+    expect([0, 1, 2, 3].map((i) => both.name(i))).toEqual(["bash", "mawk", "dash", "mawk"]);
+    expect(both.at(2)).toBe(b.at(0));
+    expect(both.at(3).version).toBe("1.3.4.20200120-3.1");
   });
 
   it("a stanza without Package or Version is an error naming the line", () => {

@@ -133,7 +133,7 @@ export interface SharedTree {
    * unpacked may replace a directory, so once seen one stays one: the packages after
    * need not look again (every package lists usr/, usr/share/, ...).
    */
-  realDirs?: Set<string>;
+  realDirs: Set<string>;
 }
 
 /**
@@ -152,7 +152,7 @@ export interface SharedTree {
 export async function extractDebPayload(data: Buffer, dest: string, what: string, seen: Payload = newPayload(), shared?: SharedTree): Promise<void> {
   const root = realpathSync(dest);
   const chown = isRoot();
-  const realDirs = shared ? (shared.realDirs ??= new Set()) : new Set<string>();
+  const realDirs = shared?.realDirs ?? new Set<string>();
   const bad = (name: string, why: string) => new KilnError("FATAL", `${what}: member '${name}' ${why}`, { details: { member: name } });
   const clean = (raw: string): string => {
     if (raw.startsWith("/")) throw bad(raw, "has an absolute path");
@@ -377,6 +377,7 @@ async function assemble(pkgs: RootfsPackage[], o: AssembleOptions, log: (line: s
   // unpacked straight into the rootfs (as dpkg does): the extractor checks every path
   // against the tree and the other packages' files
   const owners = new Map<string, string>();
+  const realDirs = new Set<string>();
   const unpacked: Unpacked[] = [];
   // every package is opened at once (read, control parsed, payload queued): the
   // payloads go back to back to one xz program per core, which decompress them while
@@ -388,7 +389,7 @@ async function assemble(pkgs: RootfsPackage[], o: AssembleOptions, log: (line: s
   const xz = new XzDecoders(undefined, dirname(rootfs), { ahead: 4 });
   const payloads = sorted.map(newPayload);
   const opening = sorted.map((p, i) => {
-    const shared: SharedTree = { owners, pkg: p.pkg.name };
+    const shared: SharedTree = { owners, pkg: p.pkg.name, realDirs };
     const promise = openArPackage(p.deb, p.pkg.name, {
       eager: true,
       // without the xz program, @kiln/package's decompress falls back to lzma-native

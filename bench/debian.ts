@@ -31,7 +31,7 @@
  * A miss is printed, not failed; exit 1 only when something does not work.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -50,12 +50,31 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const ROUNDS = 3;
 
 /**
- * mmdebstrap deletes its 6,500-file temp tree under TMPDIR when it ends, and ext4 then
- * passes over those inodes when it allocates new ones for about a minute (see clean()):
- * a kiln build in a fresh directory beside it took 2.87-3.11 s right after mmdebstrap,
- * 2.32-2.49 s otherwise. So a kiln round after mmdebstrap waits that minute out.
+ * mmdebstrap deletes its 6,500-file temp tree under TMPDIR when it ends, and file
+ * creation on this ext4 (mounted with online discard) stays slower for a while after
+ * such a deletion: a kiln minbase build took 2.85 s 1 s after deleting a copy of its
+ * rootfs, 2.14-2.27 s 40 s after, 2.08 s 150 s after, ~2.0 s with no deletion before;
+ * 40 s after mmdebstrap 2.12-2.18 s, 120 s after 2.04-2.09 s. So a kiln round after
+ * mmdebstrap waits two minutes.
  */
-const SETTLE_SECONDS = 62;
+const SETTLE_SECONDS = 120;
+
+/** Every regular file under `paths` (files or directories), read once: into the page cache. */
+function warm(paths: string[]): void {
+  const visit = (p: string) => {
+    const st = lstatSync(p, { throwIfNoEntry: false });
+    if (!st) return;
+    if (st.isDirectory()) for (const e of readdirSync(p)) visit(path.join(p, e));
+    else if (st.isFile()) readFileSync(p);
+  };
+  for (const p of paths) visit(p);
+}
+
+/** The files of installed Debian packages (`dpkg -L`), for warm(). */
+function packageFiles(pkgs: string[]): string[] {
+  const r = spawnSync("dpkg", ["-L", ...pkgs], { encoding: "utf8", maxBuffer: 1 << 26 });
+  return r.stdout.split("\n").filter((f) => f.startsWith("/") && lstatSync(f, { throwIfNoEntry: false })?.isFile());
+}
 
 function ensureTool(tool: string, pkg = tool): void {
   if (spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0) return;
@@ -233,14 +252,25 @@ export async function benchDebian(argv: string[]): Promise<number> {
       // (as bench/package): this machine's speed drifts by a tenth within minutes
       const rows: [string, number[], number[]][] = [];
       let mmdebstrapRan = false;
+      // Warm downloads, and warm programs: this machine's kernel pages out page cache
+      // untouched for a minute (DAMON's pageout scheme: 12 aggregations of 5 s), which
+      // had taken kiln's .debs, code and caches out again by each round after the wait
+      // (kiln's first round, which follows no wait, was its fastest in every run). Each
+      // side's programs and inputs are read in just before it runs.
+      const dlDebian = path.join(DL_DIR, "debian");
+      const common = packageFiles(["tar", "zstd", "xz-utils", "dpkg", "gpgv", "coreutils", "libc6"]);
+      const kilnInputs = [dlDebian, path.join(build, "tmp", "cache"), path.join(ROOT, "packages"), path.join(ROOT, "plugins"), path.join(ROOT, "node_modules"), process.execPath, ...common];
+      const mmInputs = [dlDebian, ...common, ...packageFiles(["mmdebstrap", "apt", "libapt-pkg6.0", "perl-base", "perl-modules-5.36", "libperl5.36"])];
       const compare = (what: string, recipe: string, variant: string, tarball: string) => {
         const ours: number[] = [];
         const theirs: number[] = [];
         for (let round = 0; round < ROUNDS; round++) {
           clean(build);
           if (mmdebstrapRan) spawnSync("sleep", [String(SETTLE_SECONDS)]);
+          warm(kilnInputs);
           ours.push(kiln(build, [recipe]).s);
           spawnSync("sync");
+          warm(mmInputs);
           theirs.push(timed("mmdebstrap", ["--quiet", MERGED_USR_HOOK, `--variant=${variant}`, `--include=${names.join(",")}`, suite, path.join(root, tarball), source]));
           mmdebstrapRan = true;
         }

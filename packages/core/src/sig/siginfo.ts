@@ -92,7 +92,9 @@ export function dependencySiginfoPath(sig: Siginfo, id: string): string | undefi
 
 export async function writeSiginfo(path: string, sig: Siginfo): Promise<void> {
   const { path: _where, ...stored } = sig;
-  writeAtomicSync(path, gzipSync(JSON.stringify(stored)));
+  // written for every task that runs, read only to explain a rerun: gzip's fastest level
+  // (a fraction of a ms each for a few KB of JSON; level 6 took 2-3x that)
+  writeAtomicSync(path, gzipSync(JSON.stringify(stored), { level: 1 }));
 }
 
 export function readSiginfo(path: string): Siginfo {

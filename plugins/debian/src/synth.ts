@@ -162,8 +162,7 @@ export class PackageTemplate {
     return out;
   }
 
-  /** The template's STAMP cut at its placeholders, once: a package's is a join. */
-  /** The template's STAMP cut at its placeholders once: literal text and the variables between. */
+  /** The template's STAMP cut at its placeholders once (literal text and the variables between): a package's is a join. */
   private stampParts: { text: string; v?: PerPackageVar }[] | undefined;
   stampFor(values: (v: PerPackageVar) => string): string {
     const parts = (this.stampParts ??= this.info.stamp
@@ -174,7 +173,6 @@ export class PackageTemplate {
     return out;
   }
 
-  /** KILN_INDEX_VARS values: the template's own object unless one holds a placeholder. */
   /**
    * KILN_INDEX_VARS values: the template's own object when none holds a placeholder;
    * else an object whose prototype has the shared values and, for the others, getters
@@ -439,8 +437,12 @@ export class SuiteRecipes implements VirtualRecipeGroup, ProviderIndex {
 
   /** The recipe of package `name` of this suite's universe, made once. */
   private recipe(name: string): VirtualInfo | undefined {
-    const p = this.u.byName.get(name) as (DebianPackage & { [RECIPE_OF]?: VirtualInfo }) | undefined;
-    if (!p) return undefined;
+    const p = this.u.byName.get(name);
+    return p && this.recipeOf(p);
+  }
+
+  private recipeOf(pkg: DebianPackage): VirtualInfo {
+    const p = pkg as DebianPackage & { [RECIPE_OF]?: VirtualInfo };
     const made = p[RECIPE_OF];
     // (a package record another parse's group made a recipe for gets one of this group's)
     if (made?.group === this) return made;
@@ -461,7 +463,8 @@ export class SuiteRecipes implements VirtualRecipeGroup, ProviderIndex {
   }
 
   *all(): Iterable<VirtualRecipe> {
-    for (const name of this.u.byName.keys()) yield this.recipe(name) as VirtualInfo;
+    // by record, not by name: a cached universe finds a name by binary search
+    for (const p of this.u.byName.values()) yield this.recipeOf(p);
   }
 
   build(name: string): readonly RecipeInfo[] {

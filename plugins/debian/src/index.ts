@@ -9,7 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, realpathSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { initShellParser, KilnError, type DataStore, type Kiln, type KilnPlugin, type RecipeIndexView, type RecipeInfo, type TaskContext } from "@kiln/core";
 import { openArPackage } from "@kiln/image";
@@ -17,6 +17,7 @@ import { explainResolution, resolveRootfs, type ResolvedSet, type ResolveRequest
 import { extractDebPayload } from "./rootfs.js";
 import { doRootfs } from "./rootfs-task.js";
 import { writeAtomic } from "./archive.js";
+import { markUsed, pruneUnused } from "./cache-files.js";
 import { LOCK_FORMAT, writeLock } from "./lock.js";
 import { loadSuite, type Suite } from "./suite.js";
 import { allRows } from "./packages-index.js";
@@ -104,12 +105,16 @@ function cachedResolution(suite: Suite, request: ResolveRequest): ResolvedSet {
   try {
     const cached = JSON.parse(readFileSync(file, "utf8")) as { names: string[]; why: [string, string][]; warnings: string[] };
     const packages = cached.names.map((n) => suite.universe.byName.get(n));
-    if (packages.every((p) => p !== undefined)) return { packages: packages as DebianPackage[], why: new Map(cached.why), warnings: cached.warnings };
+    if (packages.every((p) => p !== undefined)) {
+      markUsed(file);
+      return { packages: packages as DebianPackage[], why: new Map(cached.why), warnings: cached.warnings };
+    }
   } catch {
     // not cached (or unreadable): resolved below
   }
   const set = resolveRootfs(suite.universe, request);
   writeAtomic(file, JSON.stringify({ names: set.packages.map((p) => p.name), why: [...set.why], warnings: set.warnings }));
+  pruneUnused(dirname(file), /^rootfs-[0-9a-f]{64}\.json$/);
   return set;
 }
 

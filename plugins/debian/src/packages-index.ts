@@ -6,11 +6,12 @@
  * stanzas again.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { deserialize, serialize } from "node:v8";
 import { KilnError } from "@kiln/core";
 import { parse as parseControl } from "debian-control";
 import { writeAtomic } from "./archive.js";
+import { markUsed, pruneUnused } from "./cache-files.js";
 import type { DebianPackage } from "./types.js";
 
 /** Bump when DebianPackage or the parsing changes: old caches are then ignored. */
@@ -244,12 +245,16 @@ export async function indexRecords(cacheDir: string, key: string, where: string,
   if (existsSync(file)) {
     try {
       const cached = decode(readFileSync(file));
-      if (cached) return cached;
+      if (cached) {
+        markUsed(file);
+        return cached;
+      }
     } catch {
       // a damaged cache is rebuilt below
     }
   }
   const pkgs = parsePackages(await text(), where);
   writeAtomic(file, encode(pkgs));
+  pruneUnused(dirname(file), /^[0-9a-f]{64}\.v8$/);
   return arrayRows(pkgs);
 }

@@ -8,7 +8,9 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { deserialize, serialize } from "node:v8";
+import { dirname } from "node:path";
 import { writeAtomic } from "./archive.js";
+import { markUsed, pruneUnused } from "./cache-files.js";
 import type { PackageRows } from "./packages-index.js";
 import { buildUniverse, type Provider, type Universe } from "./resolve.js";
 import type { DebianPackage } from "./types.js";
@@ -203,7 +205,10 @@ export function cachedUniverse(file: string, src: UniverseSource, arch: string):
   if (existsSync(file)) {
     try {
       const cached = decode(readFileSync(file), src, arch);
-      if (cached) return cached;
+      if (cached) {
+        markUsed(file);
+        return cached;
+      }
     } catch {
       // a damaged cache is rebuilt below
     }
@@ -215,5 +220,6 @@ export function cachedUniverse(file: string, src: UniverseSource, arch: string):
   src.pinned?.forEach((p, j) => posOf.set(p, src.rows.count + j));
   const u = buildUniverse(posOf.keys(), arch);
   writeAtomic(file, encode(u, posOf));
+  pruneUnused(dirname(file), /^universe-[0-9a-f]{64}\.v8$/);
   return u;
 }

@@ -103,10 +103,17 @@ class CachedByName extends LazyMap<DebianPackage> {
   get size(): number {
     return this.s.order.length;
   }
-  get(name: string): DebianPackage | undefined {
+  private find(name: string): number {
     const { order, sorted } = this.s;
-    const i = search(sorted.length, name, (k) => this.at.name(order[sorted[k]]));
-    return i < 0 ? undefined : this.at.at(order[sorted[i]]);
+    return search(sorted.length, name, (k) => this.at.name(order[sorted[k]]));
+  }
+  get(name: string): DebianPackage | undefined {
+    const i = this.find(name);
+    return i < 0 ? undefined : this.at.at(this.s.order[this.s.sorted[i]]);
+  }
+  // no record made to answer
+  override has(name: string): boolean {
+    return this.find(name) >= 0;
   }
   *keys(): IterableIterator<string> {
     for (const pos of this.s.order) yield this.at.name(pos);
@@ -141,10 +148,16 @@ class CachedProviders extends LazyMap<readonly Provider[]> {
     }
     return out;
   }
-  get(name: string): readonly Provider[] | undefined {
+  private find(name: string): number {
     const names = this.s.provNames;
-    const i = search(names.length, name, (k) => names[k]);
+    return search(names.length, name, (k) => names[k]);
+  }
+  get(name: string): readonly Provider[] | undefined {
+    const i = this.find(name);
     return i < 0 ? undefined : this.list(i);
+  }
+  override has(name: string): boolean {
+    return this.find(name) >= 0;
   }
   *keys(): IterableIterator<string> {
     yield* this.s.provNames;

@@ -83,6 +83,8 @@ describe("cachedUniverse", () => {
     const counting: PackageRows = { count: fresh.count, name: (i) => fresh.name(i), at: (i) => (made.push(i), fresh.at(i)) };
     const u = cachedUniverse(file, { rows: counting }, "amd64");
     expect(made).toEqual([]);
+    expect([u.byName.has("libc6"), u.byName.has("nothing"), u.providers.has("awk")]).toEqual([true, false, true]);
+    expect(made).toEqual([]); // has() makes no record
     expect(u.byName.get("apt")?.name).toBe("apt");
     expect(made).toHaveLength(1);
     expect(u.providers.get("mail-transport-agent")).toHaveLength(2);

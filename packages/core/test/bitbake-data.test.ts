@@ -512,6 +512,20 @@ describe("TestFlags", () => {
     expect(d.getVarFlag("foo", "flag1", false)).toBe("value of flag1");
     expect(d.getVarFlag("foo", "flag2", false)).toBeUndefined();
   });
+
+  it("delVarFlags: every flag goes (pending :append and ??= default too), the value stays; copies keep theirs", () => {
+    const copy = d.createCopy();
+    d.setVar("foo:append", " more");
+    d.delVarFlags("foo");
+    expect(d.getVarFlags("foo")).toBeUndefined();
+    expect(d.getVar("foo")).toBe("value of foo");
+    expect(copy.getVarFlag("foo", "flag1", false)).toBe("value of flag1");
+    d.setVarFlag("weak", "_defaultval", "default");
+    d.delVarFlags("weak");
+    expect(d.getVar("weak")).toBeUndefined();
+    d.delVarFlags("nothing"); // does nothing
+    expect(d.getVar("nothing")).toBeUndefined();
+  });
 });
 
 describe("Contains", () => {

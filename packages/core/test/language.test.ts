@@ -148,6 +148,19 @@ describe("assignment operators", () => {
     expect(d.getVar("C")).toBe("c more");
   });
 
+  it(":= expands on a copy (BitBake's data.createCopy()): overrides worked out afresh, inline code's writes kept out", () => {
+    // M:b changes what OVERRIDES reads without setting M itself: the live store's
+    // overrides are stale, a copy's are not
+    const d = conf(
+      lines('M = "a"', 'OVERRIDES = "b:${M}"', 'X = "x"', 'X:a = "xa"', 'X:c = "xc"', 'Y1 := "${X}"', 'M:b = "c"', 'Y2 := "${X}"', `A := "\${@d.setVar('SIDE', 'y') || 'v'}"`),
+    );
+    expect([d.getVar("Y1"), d.getVar("Y2"), d.getVar("X")]).toEqual(["xa", "xc", "xc"]);
+    expect(d.getVar("A")).toBe("v");
+    expect(d.getVar("SIDE")).toBeUndefined();
+    // every variable the file set is still its own (layer.conf's ${LAYERDIR} rewrite reads them)
+    expect(d.localKeys()).toEqual(expect.arrayContaining(["M", "OVERRIDES", "X", "Y1", "Y2", "A"]));
+  });
+
   it(":= expands at once, = expands when read; an unknown reference stays literal", () => {
     const d = conf(lines('A = "1"', 'B = "${A}"', 'C := "${A}"', 'A = "2"', 'D := "${NOPE}x"'));
     expect(d.getVar("B")).toBe("2");

@@ -16,6 +16,8 @@ export class CowMap<V> {
   private depth: number;
   /** A frozen layer's live keys (its own and below): frozen layers never change. */
   private frozenKeys?: ReadonlySet<string>;
+  /** The parent is a live map (an overlay's, or what forked from one): its keys are never kept. */
+  private overLive = false;
 
   constructor(parent: CowMap<V> | null = null) {
     this.own = new Map();
@@ -58,7 +60,11 @@ export class CowMap<V> {
    * configuration's, and each task listed them all again, twice).
    */
   keys(): Set<string> {
-    return this.liveOver(this.parent?.frozenLiveKeys());
+    return this.liveOver(this.parentKeys());
+  }
+
+  private parentKeys(): ReadonlySet<string> | undefined {
+    return this.overLive ? this.parent?.keys() : this.parent?.frozenLiveKeys();
   }
 
   /** This layer's own keys over `below` (deleted ones removed). */
@@ -73,7 +79,7 @@ export class CowMap<V> {
 
   /** keys() of a frozen layer (only ever called on a parent), kept. */
   private frozenLiveKeys(): ReadonlySet<string> {
-    return (this.frozenKeys ??= this.liveOver(this.parent?.frozenLiveKeys()));
+    return (this.frozenKeys ??= this.liveOver(this.parentKeys()));
   }
 
   /** Keys set in the top layer only (BitBake's localkeys). */
@@ -89,18 +95,32 @@ export class CowMap<V> {
    */
   fork(): CowMap<V> {
     let base: CowMap<V>;
-    if (this.own.size === 0 && this.parent) {
+    // (an overlay's parent is live, never a layer to share)
+    if (this.own.size === 0 && this.parent && !this.overLive) {
       base = this.parent;
     } else {
       base = new CowMap<V>(this.parent);
       base.own = this.own;
       base.depth = this.depth;
+      base.overLive = this.overLive;
       if (base.depth >= MAX_DEPTH) base = base.flattened();
     }
+    this.overLive = false;
     this.own = new Map();
     this.parent = base;
     this.depth = base.depth + 1;
     return new CowMap<V>(base);
+  }
+
+  /**
+   * A map over this one as it is now, for one synchronous evaluation: unlike fork(),
+   * this map is not frozen and keeps its layers, so the overlay must be dropped before
+   * this map is written again. Its writes never show here.
+   */
+  overlay(): CowMap<V> {
+    const c = new CowMap<V>(this);
+    c.overLive = true;
+    return c;
   }
 
   private flattened(): CowMap<V> {

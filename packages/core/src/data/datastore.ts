@@ -148,6 +148,23 @@ export class DataStore {
     return new DataStore({}, this);
   }
 
+  /**
+   * A throwaway copy for one synchronous evaluation, as BitBake's `:=` expands on
+   * `data.createCopy()`: it sees this store as it is now, works out its active
+   * overrides afresh, and what inline code sets in it never shows here. Unlike
+   * createCopy it leaves this store's layers alone (no fork per `:=`, and localKeys()
+   * stays whole): drop it before writing here again.
+   */
+  scratchCopy(): DataStore {
+    const c = new DataStore();
+    c.vars = this.vars.overlay();
+    c.overridedata = this.overridedata.overlay();
+    c.overridevars = new Set(this.overridevars);
+    c.inlineScope = this.inlineScope;
+    c.renames = this.renames;
+    return c;
+  }
+
   get tracking(): boolean {
     return this.history !== null;
   }
@@ -292,6 +309,22 @@ export class DataStore {
     delete e[flag];
     // as BitBake, unsetting a flag also drops its ??= default
     delete e[weak];
+  }
+
+  /**
+   * BitBake's delVarFlags: every flag of `name` goes, and with them its pending
+   * `:append`/`:prepend`/`:remove` and `??=` default; its value stays. Nothing to do
+   * for a variable that does not exist.
+   */
+  delVarFlags(name: string, opts: SetOptions = {}): void {
+    const existing = this.vars.get(name);
+    if (!existing || isEmpty(existing)) return;
+    this.invalidate();
+    this.recordHistory(name, { ...opts, op: "delete flags", detail: "" });
+    const e = newEntry();
+    if ("_content" in existing) e._content = existing._content;
+    // (an empty entry shadows what a parent store holds, as delVar's does)
+    this.vars.set(name, e);
   }
 
   /** Deferred like `VAR:append`. */

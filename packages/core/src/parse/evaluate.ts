@@ -153,7 +153,8 @@ function assign(st: AssignStmt, d: DataStore): void {
     }
     case ":=":
       op = "immediate";
-      val = d.expand(st.value, `${key}[:=]`);
+      // on a copy, as BitBake: its overrides worked out afresh, inline code's writes kept out
+      val = d.scratchCopy().expand(st.value, `${key}[:=]`);
       break;
     case "+=":
       op = "append";

@@ -408,6 +408,38 @@ describe("task flags", () => {
     expect(statSync(join(WORKDIR, "umask-js")).mode & 0o777).toBe(0o600);
   });
 
+  it("BB_DEFAULT_UMASK applies to tasks without [umask], shell and JS; [umask] wins", async () => {
+    const own = buildTree({ local: `BB_DEFAULT_UMASK = "027"` });
+    own.recipe(
+      "um_1.0.bb",
+      [
+        `do_sh() {`,
+        `	touch \${WORKDIR}/from-sh`,
+        `}`,
+        `addtask sh`,
+        `js do_js () {`,
+        `    const fs = process.getBuiltinModule("node:fs")`,
+        `    fs.writeFileSync(d.getVar("WORKDIR") + "/from-js", "x")`,
+        `}`,
+        `addtask js`,
+        `do_flag() {`,
+        `	touch \${WORKDIR}/from-flag`,
+        `}`,
+        `do_flag[umask] = "077"`,
+        `addtask flag`,
+      ].join("\n"),
+    );
+    try {
+      const r = await own.kiln(["um:do_sh", "um:do_js", "um:do_flag"]);
+      expect(r.code, r.all).toBe(0);
+      const dir = await own.getvar("WORKDIR", "um");
+      const mode = (f: string) => statSync(join(dir, f)).mode & 0o777;
+      expect([mode("from-sh"), mode("from-js"), mode("from-flag")]).toEqual([0o640, 0o640, 0o600]);
+    } finally {
+      own.remove();
+    }
+  });
+
   it("prefuncs and postfuncs (shell and JS) run in order around the body, with BB_CURRENTTASK = the task name without do_", async () => {
     rmSync(tree.path("record-pp"), { force: true });
     const r = await tree.kiln(["flags:do_pp"]);

@@ -35,14 +35,15 @@ const SHELL_MESSAGE_LEVELS: Record<string, LogEvent["level"]> = {
   bbdebug: "debug",
 };
 
-/** The umask kiln started with: shell tasks without [umask] get it explicitly (see runJsWithUmask). */
+/** The umask kiln started with: shell tasks without [umask] or BB_DEFAULT_UMASK get it explicitly (see runJsWithUmask). */
 const STARTING_UMASK = process.umask();
 const octal = (mask: number) => mask.toString(8).padStart(3, "0");
 
 /** JS tasks with [umask] take turns: the mask is process-wide. */
 let umaskTurn: Promise<void> = Promise.resolve();
 async function runJsWithUmask<T>(mask: string | undefined, fn: () => Promise<T>): Promise<T> {
-  if (!mask) return fn();
+  // kiln's own mask needs no turn (the usual BB_DEFAULT_UMASK = "022")
+  if (!mask || Number.parseInt(mask, 8) === STARTING_UMASK) return fn();
   const previous = umaskTurn;
   let release!: () => void;
   umaskTurn = new Promise<void>((r) => (release = r));
@@ -216,8 +217,9 @@ class TaskExecution {
       return;
     }
     const { cwd, locks } = await this.prepareDirs(func);
-    const umaskFlag = d.getVarFlag(this.node.task, "umask");
-    const umask = umaskFlag ? String(umaskFlag) : undefined;
+    // the task's [umask], else BB_DEFAULT_UMASK (BitBake's worker applies one or the other)
+    const umaskFlag = d.getVarFlag(this.node.task, "umask") || d.getVar("BB_DEFAULT_UMASK");
+    const umask = umaskFlag && /^[0-7]{1,4}$/.test(String(umaskFlag).trim()) ? String(umaskFlag).trim() : undefined;
     const run = async () => {
       // checked again here: a lock may have been waited for through an interrupt
       this.checkInterrupted(func);

@@ -161,6 +161,30 @@ describe("assignment operators", () => {
     expect(d.localKeys()).toEqual(expect.arrayContaining(["M", "OVERRIDES", "X", "Y1", "Y2", "A"]));
   });
 
+  it("OVERRIDES follows what its inline code reads by name (d.getVar, kiln.utils.contains), as BitBake's expandWithRefs", () => {
+    const d = conf(
+      lines(
+        'MYOV = "a"',
+        'OVERRIDES = "c:${MYOV}"',
+        'X = "x"',
+        'X:b = "xb"',
+        'X:b2 = "xb2"',
+        'MYOV = "b"',
+        'FEAT = "f1"',
+        `OVERRIDES .= ":\${@kiln.utils.contains('FEAT', 'f2', 'b2', 'none', d)}"`,
+        'Y := "${X}"',
+        'FEAT = "f2"',
+        'Z := "${X}"',
+      ),
+    );
+    expect([d.getVar("Y"), d.getVar("Z"), d.getVar("OVERRIDES")]).toEqual(["xb", "xb2", "c:b:b2"]);
+    // and in the live store, from an anonymous function's setVar
+    const e = conf(lines('MYOV = "a"', `OVERRIDES = "\${@d.getVar('MYOV')}"`, 'X = "x"', 'X:a = "xa"', 'X:b = "xb"'));
+    expect(e.getVar("X")).toBe("xa");
+    e.setVar("MYOV", "b");
+    expect([e.getVar("X"), e.getVar("OVERRIDES")]).toEqual(["xb", "b"]);
+  });
+
   it(":= expands at once, = expands when read; an unknown reference stays literal", () => {
     const d = conf(lines('A = "1"', 'B = "${A}"', 'C := "${A}"', 'A = "2"', 'D := "${NOPE}x"'));
     expect(d.getVar("B")).toBe("2");

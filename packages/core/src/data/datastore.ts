@@ -12,6 +12,7 @@ import { ExpansionError, KilnError } from "../errors.js";
 import { CowMap } from "./cow-map.js";
 import { VariableHistory, type HistoryEvent } from "./history.js";
 import { evaluateInline, findExpressionEnd, inlineResultToString } from "./inline-code.js";
+import { jsDeps } from "../deps/js.js";
 
 export type { HistoryEvent } from "./history.js";
 
@@ -79,6 +80,27 @@ function isEmpty(e: Entry): boolean {
 }
 
 let defaultInlineScope: InlineScopeFactory = (d) => ({ d });
+
+/**
+ * The variables `${@...}` code in `raw` reads by name (`d.getVar('X')`,
+ * `kiln.utils.contains('X', ...)`), found without running it: as BitBake's
+ * expandWithRefs reports them for what OVERRIDES depends on.
+ */
+function inlineReads(raw: string): string[] {
+  const out: string[] = [];
+  for (let at = raw.indexOf("${@"); at >= 0; ) {
+    const end = findExpressionEnd(raw, at + 3);
+    if (end < 0) break;
+    try {
+      const deps = jsDeps(raw.slice(at + 3, end), true);
+      out.push(...deps.vars, ...deps.contains.keys());
+    } catch {
+      // code that does not parse reads nothing we can name (expanding it reports the error)
+    }
+    at = raw.indexOf("${@", end + 1);
+  }
+  return out;
+}
 
 /** Installed by the JS layer so plain stores also see `kiln` in `${@...}`. */
 export function setDefaultInlineScope(factory: InlineScopeFactory): void {
@@ -417,6 +439,7 @@ export class DataStore {
           const ref = m[0].slice(2, -1);
           if (!seen.has(ref)) more.add(ref);
         }
+        for (const ref of inlineReads(raw)) if (!seen.has(ref)) more.add(ref);
       }
       next = more;
     }

@@ -806,6 +806,26 @@ describe("dependency errors", () => {
     expect(preferred.out).not.toContain("available for virtual/db");
   });
 
+  it("PREFERRED_VERSION nobody has: a warning naming the versions there are, the highest built; REQUIRED_VERSION wins, and missing is an error", async () => {
+    const files = { "recipes/v_1.2.3.bb": "", "recipes/v_1.10.bb": "", "recipes/v_2.0.bb": "", "recipes/solo_1.0.bb": "" };
+    let { build, env } = tempLayer(files, `PREFERRED_VERSION_v = "3.0"\nPREFERRED_VERSION_solo = "9"\n`);
+    const warned = await kiln(["-n", "v", "solo"], env, build);
+    expect(warned.code, warned.err).toBe(0);
+    expect(warned.err).toContain("WARNING: preferred version 3.0 of v not available\nWARNING: versions of v available: 1.10 1.2.3 2.0\n");
+    // one recipe alone is checked too
+    expect(warned.err).toContain("WARNING: preferred version 9 of solo not available\n");
+    expect(warned.out).toMatch(/v:do_build/);
+    ({ build, env } = tempLayer(files, `PREFERRED_VERSION_v = "2.0"\nREQUIRED_VERSION_v = "1.10"\n`));
+    const required = await kiln(["getvar", "PV", "-r", "v", "--value"], env, build);
+    expect(required.out.trim()).toBe("1.10");
+    const both = await kiln(["-n", "v"], env, build);
+    expect(both.err).toContain("WARNING: REQUIRED_VERSION and PREFERRED_VERSION for package v are both set using REQUIRED_VERSION 1.10");
+    ({ build, env } = tempLayer(files, `REQUIRED_VERSION_v = "9.9"\n`));
+    const missing = await kiln(["-n", "v"], env, build);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/Nothing PROVIDES 'v'; v was skipped: required version 9\.9 of v not available \(versions of v available: 1\.10 1\.2\.3 2\.0\)/);
+  });
+
   it("a cycle is an error listing its tasks in dependency order", async () => {
     // do_x -> do_z ([depends] on its own recipe), do_z -> do_y -> do_x (addtask after)
     const { build, env } = tempLayer({

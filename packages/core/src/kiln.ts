@@ -201,7 +201,7 @@ export class Kiln {
         }
       }
     }
-    const preferred = new PreferredRecipes(this.choosePreferred(infos, collections), groups);
+    const preferred = new PreferredRecipes(this.choosePreferred(infos, collections, warnings), groups);
     const skipped = infos.filter((i) => i.skipped).length;
     const grouped = groups.reduce((n, g) => n + g.size, 0);
     let all: RecipeInfo[] | undefined;
@@ -242,7 +242,7 @@ export class Kiln {
     return undefined;
   }
 
-  private choosePreferred(infos: RecipeInfo[], collections: ReturnType<typeof collectRecipeFiles>["collections"]): Map<string, RecipeInfo> {
+  private choosePreferred(infos: RecipeInfo[], collections: ReturnType<typeof collectRecipeFiles>["collections"], warnings: string[]): Map<string, RecipeInfo> {
     // the first recipe of each PN, and the others of the few PNs that have several:
     // layer priorities matter only between candidates (tens of thousands of virtual
     // recipes have none)
@@ -254,9 +254,17 @@ export class Kiln {
       if (!first) out.set(info.pn, info);
       else more.set(info.pn, [...(more.get(info.pn) ?? [first]), info]);
     }
+    const d = this.configuration().d;
+    // a PN with a PREFERRED_VERSION or REQUIRED_VERSION is chosen even alone: a version
+    // it does not have is warned about (required: it provides nothing), as BitBake does
+    const named = (pn: string) => d.getVar(`PREFERRED_VERSION_${pn}`) || (d.getVar(`REQUIRED_VERSION_${pn}`) ?? null) !== null;
+    for (const [pn, info] of out) if (!more.has(pn) && named(pn)) more.set(pn, [info]);
     for (const [pn, list] of more) {
       const candidates: Candidate[] = list.map((info) => ({ info, priority: recipePriority(splitVariantFile(info.file).file, collections).priority }));
-      out.set(pn, chooseRecipe(pn, candidates, this.configuration().d).chosen.info);
+      const choice = chooseRecipe(pn, candidates, d);
+      warnings.push(...choice.warnings);
+      // (skipped, the reason shows in "Nothing PROVIDES")
+      out.set(pn, choice.chosen ? choice.chosen.info : { ...list[0], skipped: choice.error });
     }
     return out;
   }

@@ -73,7 +73,11 @@ export class Providers {
       this.isPreferred = (r) => set.has(r);
     }
     for (const r of chosen) {
-      if (r.skipped) continue;
+      if (r.skipped) {
+        // (a PN whose REQUIRED_VERSION is missing: its recipes are fine, none may be built)
+        this.skipped.set(r.pn, r.skipped);
+        continue;
+      }
       if (r.providerIndex) {
         this.indexes.add(r.providerIndex);
         continue;

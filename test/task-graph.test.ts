@@ -719,6 +719,30 @@ const ERROR_CASES: ErrorCase[] = [
     message: /Nothing RPROVIDES 'no-such-pkg'/,
   },
   {
+    name: "two providers and no preference: an error naming both",
+    files: {
+      "recipes/top_1.0.bb": `DEPENDS = "virtual/db"\n`,
+      "recipes/db-one_1.0.bb": `PROVIDES = "virtual/db"\n`,
+      "recipes/db-two_1.0.bb": `PROVIDES = "virtual/db"\n`,
+    },
+    targets: ["top"],
+    exit: 2,
+    code: "DEPENDENCY_ERROR",
+    message: /Multiple providers are available for 'virtual\/db' \((db-one, db-two|db-two, db-one)\) \(needed by top\)/,
+  },
+  {
+    name: "two runtime providers and no preference",
+    files: {
+      "recipes/top_1.0.bb": `RDEPENDS:\${PN} = "sh"\n`,
+      "recipes/sh-one_1.0.bb": `RPROVIDES:\${PN} = "sh"\n`,
+      "recipes/sh-two_1.0.bb": `RPROVIDES:\${PN} = "sh"\n`,
+    },
+    targets: ["top"],
+    exit: 2,
+    code: "DEPENDENCY_ERROR",
+    message: /Multiple providers are available for 'sh' \((sh-one, sh-two|sh-two, sh-one)\)/,
+  },
+  {
     name: "a [depends] on a task that does not exist",
     files: { "recipes/top_1.0.bb": `do_compile[depends] = "low:do_nosuch"\n`, "recipes/low_1.0.bb": "" },
     targets: ["top"],
@@ -781,29 +805,6 @@ describe("dependency errors", () => {
     const runonly = args.filter((a) => a.startsWith("--runonly=")).map((a) => a.slice("--runonly=".length));
     const api = new Kiln({ cwd: build, env }).taskGraph({ targets, ...(runonly.length ? { runonly } : {}) });
     await expect(api).rejects.toMatchObject({ code, message: expect.stringMatching(message) });
-  });
-
-  it("two providers and no preference: not an error (BitBake's MultipleProviders note); the first by PN is built", async () => {
-    const { build, env } = tempLayer({
-      "recipes/top_1.0.bb": `DEPENDS = "virtual/db"\nRDEPENDS:\${PN} = "sh"\n`,
-      "recipes/db-two_1.0.bb": `PROVIDES = "virtual/db"\n`,
-      "recipes/db-one_1.0.bb": `PROVIDES = "virtual/db"\n`,
-      "recipes/sh-two_1.0.bb": `RPROVIDES:\${PN} = "sh"\n`,
-      "recipes/sh-one_1.0.bb": `RPROVIDES:\${PN} = "sh"\n`,
-    });
-    const r = await kiln(["-n", "top"], env, build);
-    expect(r.code, r.err).toBe(0);
-    expect(r.out).toContain("NOTE: Multiple providers are available for virtual/db (db-one, db-two)\nConsider defining a PREFERRED_PROVIDER entry to match virtual/db\n");
-    expect(r.out).toContain("NOTE: Multiple providers are available for runtime sh (sh-one, sh-two)\nConsider defining a PREFERRED_RPROVIDER entry to match sh\n");
-    expect(r.out).toMatch(/db-one:do_/);
-    expect(r.out).not.toMatch(/db-two:do_/);
-    // a preference chooses, and silences the note
-    tempLayer({}, `PREFERRED_PROVIDER_virtual/db = "db-two"\n`);
-    const preferred = await kiln(["-n", "top"], env, build);
-    expect(preferred.code, preferred.err).toBe(0);
-    expect(preferred.out).toMatch(/db-two:do_/);
-    expect(preferred.out).not.toMatch(/db-one:do_/);
-    expect(preferred.out).not.toContain("available for virtual/db");
   });
 
   it("PREFERRED_VERSION nobody has: a warning naming the versions there are, the highest built; REQUIRED_VERSION wins, and missing is an error", async () => {

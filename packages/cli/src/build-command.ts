@@ -66,7 +66,6 @@ export async function buildCommand(ctx: BuildContext, o: BuildCommandOptions): P
     { targets: o.targets, cmd: o.cmd, runall: o.runall, runonly: o.runonly, keepGoing: o.keepGoing },
     parsed,
   );
-  for (const n of graph.notes) ctx.io.out(`NOTE: ${n}\n`);
   for (const w of graph.warnings) ctx.io.err(`WARNING: ${w}\n`);
   for (const e of graph.errors) ctx.io.err(`ERROR: ${e.message}\n`);
 

@@ -40,8 +40,6 @@ export interface TaskGraph {
   recipes: RecipeInfo[];
   /** Problems that did not stop the build (world recipes dropped, -k). */
   warnings: string[];
-  /** Notes for the user (BitBake's MultipleProviders: several providers, the first chosen). */
-  notes: string[];
   /** Explicit targets dropped because of a dependency error (only with keepGoing). */
   errors: KilnError[];
 }
@@ -83,7 +81,7 @@ function describeMissing(kind: "PROVIDES" | "RPROVIDES", name: string, chain: st
 function describeMultiple(name: string, chain: string[], res: Resolution & { kind: "multiple" }): DependencyError {
   const pns = res.candidates.map((c) => c.pn);
   const needed = chain.length ? ` (needed by ${chain.join(" -> ")})` : "";
-  return new DependencyError(`Trying to resolve runtime dependency ${name} resulted in conflicting PREFERRED_PROVIDER entries being found (${pns.join(", ")})${needed}`, {
+  return new DependencyError(`Multiple providers are available for '${name}' (${pns.join(", ")})${needed}`, {
     details: { name, providers: pns },
     hint: `set ${res.variable} to one of them`,
   });
@@ -109,24 +107,9 @@ class RecipeClosure {
     return out;
   }
 
-  /** BitBake's MultipleProviders notes, once per name. */
-  readonly notes = new Map<string, string>();
-
   resolve(kind: "build" | "runtime", name: string, from: RecipeInfo | null): RecipeInfo | null {
     const res = kind === "build" ? this.providers.resolveBuild(name) : this.providers.resolveRuntime(name);
-    if (res.kind === "recipe") {
-      if (res.multiple) {
-        const key = `${kind}\u0000${name}`;
-        if (!this.notes.has(key)) {
-          const r = kind === "runtime" ? "R" : "";
-          this.notes.set(
-            key,
-            `Multiple providers are available for ${kind === "runtime" ? "runtime " : ""}${name} (${res.multiple.candidates.map((c) => c.pn).join(", ")})\nConsider defining a PREFERRED_${r}PROVIDER entry to match ${name}`,
-          );
-        }
-      }
-      return res.recipe;
-    }
+    if (res.kind === "recipe") return res.recipe;
     if (res.kind === "assumed") return null;
     const chain = from ? this.chain(from) : [];
     const err = res.kind === "none" ? describeMissing(kind === "build" ? "PROVIDES" : "RPROVIDES", name, chain, res) : describeMultiple(name, chain, res);
@@ -528,7 +511,6 @@ export function buildTaskGraph(
     targets: [...new Set(finalTargets)].map((g) => nodes[newIndex.get(g) as number]),
     recipes,
     warnings,
-    notes: [...closure.notes.values()],
     errors,
   };
 }

@@ -1,24 +1,18 @@
 /**
  * Who provides a name (BitBake's providers.py): build-time providers from PN and
  * PROVIDES (`virtual/...` included), runtime providers from PACKAGES and RPROVIDES,
- * chosen with PREFERRED_PROVIDER_* (and PREFERRED_PROVIDERS) / PREFERRED_RPROVIDER_*;
- * several and no preference: the first in BitBake's order, with a note. Only the
- * preferred version of each PN takes part (PREFERRED_VERSION is decided before this).
+ * chosen with PREFERRED_PROVIDER_* / PREFERRED_RPROVIDER_*. Only the preferred
+ * version of each PN takes part (PREFERRED_VERSION is decided before this).
  */
 import type { DataStore } from "../data/datastore.js";
 import type { ProviderIndex, RecipeInfo } from "../layers/recipe-info.js";
 import { PreferredRecipes } from "./preferred-recipes.js";
 
 export type Resolution =
-  /**
-   * `multiple`: several recipes could, and nothing preferred one (BitBake's
-   * MultipleProviders, a note): `recipe` is the first of `candidates`, in BitBake's order.
-   */
-  | { kind: "recipe"; recipe: RecipeInfo; multiple?: { candidates: RecipeInfo[]; variable: string } }
+  | { kind: "recipe"; recipe: RecipeInfo }
   /** Listed in ASSUME_PROVIDED: the host supplies it, nothing is built. */
   | { kind: "assumed" }
   | { kind: "none"; skipped?: string }
-  /** Runtime only: PREFERRED_PROVIDER entries prefer more than one of them (BitBake's MultipleRProvider, an error). */
   | { kind: "multiple"; candidates: RecipeInfo[]; variable: string };
 
 /**
@@ -44,7 +38,6 @@ export class Providers {
   private readonly skipped = new Map<string, string>();
   private readonly dynamic: [RegExp, RecipeInfo][] = [];
   private readonly assumed: Set<string>;
-  private readonly preferredProviders = new Map<string, string>();
   private readonly buildCache = new Map<string, Resolution>();
   private readonly runtimeCache = new Map<string, Resolution>();
   /** Plugins' own indexes of their virtual recipes, asked per name (RecipeInfo.providerIndex). */
@@ -99,11 +92,6 @@ export class Providers {
     }
     for (const r of all) if (r.skipped && !this.skipped.has(r.pn)) this.skipped.set(r.pn, r.skipped);
     this.assumed = new Set(String(d.getVar("ASSUME_PROVIDED") ?? "").split(/\s+/).filter(Boolean));
-    // PREFERRED_PROVIDERS = "virtual/x:pn ...": as PREFERRED_PROVIDER_virtual/x = "pn", which wins over it
-    for (const entry of String(d.getVar("PREFERRED_PROVIDERS") ?? "").split(/\s+/).filter(Boolean)) {
-      const parts = entry.split(":");
-      if (parts.length === 2 && parts[0] && parts[1]) this.preferredProviders.set(parts[0], parts[1]);
-    }
   }
 
   /** The slot's recipes and the indexes' answers for `name`: preferred, not skipped, each once. */
@@ -152,27 +140,20 @@ export class Providers {
     if (this.assumed.has(name)) return { kind: "assumed" };
     if (!candidates?.length) return { kind: "none", skipped: this.skipped.get(name) };
     if (candidates.length === 1) return { kind: "recipe", recipe: candidates[0] };
-    // BitBake's _filterProviders order: by PN, those with a PREFERRED_VERSION first; then
-    // "if pn == item, give it a slight default preference" (for runtime names, a package
-    // of that exact name over an RPROVIDES)
-    const hasPreferredVersion = (c: RecipeInfo) => this.d.getVar(`PREFERRED_VERSION_${c.pn}`) !== undefined && this.d.getVar(`PREFERRED_VERSION_${c.pn}`) !== null;
-    const byPn = (a: RecipeInfo, b: RecipeInfo) => Number(hasPreferredVersion(b)) - Number(hasPreferredVersion(a)) || (a.pn < b.pn ? -1 : a.pn > b.pn ? 1 : 0);
-    let eligible = [...candidates].sort(byPn);
-    const own = eligible.filter(natural);
-    if (own.length) eligible = [own[0], ...eligible.filter((c) => c !== own[0])];
-    const wanted = this.d.getVar(preferVar) || (runtime ? undefined : this.preferredProviders.get(name));
+    const wanted = this.d.getVar(preferVar);
     if (wanted) {
-      const hit = eligible.find((c) => c.pn === String(wanted));
+      const hit = candidates.find((c) => c.pn === String(wanted));
       if (hit) return { kind: "recipe", recipe: hit };
     }
     if (runtime) {
-      // a recipe that is the preferred provider of anything it provides (BitBake's
-      // filterProvidersRunTime); two such are an error
-      const preferredSomewhere = eligible.filter((c) => c.provides.some((p) => String(this.d.getVar(`PREFERRED_PROVIDER_${p}`) ?? "") === c.pn));
+      // a recipe that is the preferred provider of anything it provides (BitBake's filterProvidersRunTime)
+      const preferredSomewhere = candidates.filter((c) => c.provides.some((p) => String(this.d.getVar(`PREFERRED_PROVIDER_${p}`) ?? "") === c.pn));
       if (preferredSomewhere.length === 1) return { kind: "recipe", recipe: preferredSomewhere[0] };
-      if (preferredSomewhere.length > 1) return { kind: "multiple", candidates: preferredSomewhere, variable: preferVar };
     }
-    // not an error in BitBake: the first is built, and a note says how to choose
-    return { kind: "recipe", recipe: eligible[0], multiple: { candidates: eligible, variable: preferVar } };
+    // "If pn == item, give it a slight default preference" (BitBake), and for runtime
+    // names a package of that exact name over an RPROVIDES
+    const own = candidates.filter(natural);
+    if (own.length === 1) return { kind: "recipe", recipe: own[0] };
+    return { kind: "multiple", candidates, variable: preferVar };
   }
 }

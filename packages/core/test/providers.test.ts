@@ -28,6 +28,17 @@ describe("Providers", () => {
     expect(p.resolveBuild("gone")).toEqual({ kind: "none", skipped: "needs a feature" });
   });
 
+  it("reads PREFERRED_PROVIDERS (name:pn pairs) as PREFERRED_PROVIDER_name, which wins over it", () => {
+    const a = recipe("db-one", { provides: ["db-one", "virtual/db"] });
+    const b = recipe("db-two", { provides: ["db-two", "virtual/db"] });
+    const d = new DataStore();
+    expect(new Providers([a, b], d).resolveBuild("virtual/db").kind).toBe("multiple");
+    d.setVar("PREFERRED_PROVIDERS", "virtual/db:db-two malformed virtual/other:x");
+    expect(pnOf(new Providers([a, b], d).resolveBuild("virtual/db"))).toBe("db-two");
+    d.setVar("PREFERRED_PROVIDER_virtual/db", "db-one");
+    expect(pnOf(new Providers([a, b], d).resolveBuild("virtual/db"))).toBe("db-one");
+  });
+
   it("prefers PREFERRED_PROVIDER, then the recipe whose PN is the name, else names every candidate", () => {
     const a = recipe("gcc", { provides: ["gcc", "virtual/cc"] });
     const b = recipe("clang", { provides: ["clang", "virtual/cc", "gcc"] });

@@ -1,8 +1,9 @@
 /**
  * Who provides a name (BitBake's providers.py): build-time providers from PN and
  * PROVIDES (`virtual/...` included), runtime providers from PACKAGES and RPROVIDES,
- * chosen with PREFERRED_PROVIDER_* / PREFERRED_RPROVIDER_*. Only the preferred
- * version of each PN takes part (PREFERRED_VERSION is decided before this).
+ * chosen with PREFERRED_PROVIDER_* (and PREFERRED_PROVIDERS) / PREFERRED_RPROVIDER_*.
+ * Only the preferred version of each PN takes part (PREFERRED_VERSION is decided
+ * before this).
  */
 import type { DataStore } from "../data/datastore.js";
 import type { ProviderIndex, RecipeInfo } from "../layers/recipe-info.js";
@@ -38,6 +39,7 @@ export class Providers {
   private readonly skipped = new Map<string, string>();
   private readonly dynamic: [RegExp, RecipeInfo][] = [];
   private readonly assumed: Set<string>;
+  private readonly preferredProviders = new Map<string, string>();
   private readonly buildCache = new Map<string, Resolution>();
   private readonly runtimeCache = new Map<string, Resolution>();
   /** Plugins' own indexes of their virtual recipes, asked per name (RecipeInfo.providerIndex). */
@@ -92,6 +94,11 @@ export class Providers {
     }
     for (const r of all) if (r.skipped && !this.skipped.has(r.pn)) this.skipped.set(r.pn, r.skipped);
     this.assumed = new Set(String(d.getVar("ASSUME_PROVIDED") ?? "").split(/\s+/).filter(Boolean));
+    // PREFERRED_PROVIDERS = "virtual/x:pn ...": as PREFERRED_PROVIDER_virtual/x = "pn", which wins over it
+    for (const entry of String(d.getVar("PREFERRED_PROVIDERS") ?? "").split(/\s+/).filter(Boolean)) {
+      const parts = entry.split(":");
+      if (parts.length === 2 && parts[0] && parts[1]) this.preferredProviders.set(parts[0], parts[1]);
+    }
   }
 
   /** The slot's recipes and the indexes' answers for `name`: preferred, not skipped, each once. */
@@ -140,7 +147,7 @@ export class Providers {
     if (this.assumed.has(name)) return { kind: "assumed" };
     if (!candidates?.length) return { kind: "none", skipped: this.skipped.get(name) };
     if (candidates.length === 1) return { kind: "recipe", recipe: candidates[0] };
-    const wanted = this.d.getVar(preferVar);
+    const wanted = this.d.getVar(preferVar) || (runtime ? undefined : this.preferredProviders.get(name));
     if (wanted) {
       const hit = candidates.find((c) => c.pn === String(wanted));
       if (hit) return { kind: "recipe", recipe: hit };

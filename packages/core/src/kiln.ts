@@ -258,7 +258,12 @@ export class Kiln {
     // a PN with a PREFERRED_VERSION or REQUIRED_VERSION is chosen even alone: a version
     // it does not have is warned about (required: it provides nothing), as BitBake does
     const named = (pn: string) => d.getVar(`PREFERRED_VERSION_${pn}`) || (d.getVar(`REQUIRED_VERSION_${pn}`) ?? null) !== null;
-    for (const [pn, info] of out) if (!more.has(pn) && named(pn)) more.set(pn, [info]);
+    // (the configuration's few such names, not a lookup per recipe)
+    for (const key of d.keys()) {
+      const pn = key.startsWith("PREFERRED_VERSION_") ? key.slice(18) : key.startsWith("REQUIRED_VERSION_") ? key.slice(17) : undefined;
+      const info = pn === undefined ? undefined : out.get(pn);
+      if (pn !== undefined && info && !more.has(pn) && named(pn)) more.set(pn, [info]);
+    }
     for (const [pn, list] of more) {
       const candidates: Candidate[] = list.map((info) => ({ info, priority: recipePriority(splitVariantFile(info.file).file, collections).priority }));
       const choice = chooseRecipe(pn, candidates, d);

@@ -827,6 +827,25 @@ describe("dependency errors", () => {
     expect(missing.err).toMatch(/Nothing PROVIDES 'v'; v was skipped: required version 9\.9 of v not available \(versions of v available: 1\.10 1\.2\.3 2\.0\)/);
   });
 
+  it("two recipes due to be built that provide one name: BitBake's error, the build still runs; BB_MULTI_PROVIDER_ALLOWED lets it be", async () => {
+    const files = {
+      "recipes/top_1.0.bb": `DEPENDS = "virtual/db db-one"\n`,
+      "recipes/db-one_1.0.bb": `PROVIDES = "virtual/db"\n`,
+      "recipes/db-two_1.0.bb": `PROVIDES = "virtual/db"\n`,
+    };
+    let { build, env } = tempLayer(files, `PREFERRED_PROVIDER_virtual/db = "db-two"\n`);
+    const r = await kiln(["-n", "top"], env, build);
+    expect(r.code).toBe(1);
+    const listed = /ERROR: Multiple \.bb files are due to be built which each provide virtual\/db:\n((?: {2}\S+\n)+)/.exec(r.err);
+    expect(listed, r.err).not.toBeNull();
+    expect((listed as RegExpExecArray)[1].trim().split(/\s+/).map((f) => f.split("/").pop()).sort()).toEqual(["db-one_1.0.bb", "db-two_1.0.bb"]);
+    expect(r.out).toMatch(/top:do_build/); // the plan is still made
+    ({ build, env } = tempLayer(files, `PREFERRED_PROVIDER_virtual/db = "db-two"\nBB_MULTI_PROVIDER_ALLOWED = "virtual/db"\n`));
+    const allowed = await kiln(["-n", "top"], env, build);
+    expect(allowed.code, allowed.err).toBe(0);
+    expect(allowed.err).not.toMatch(/Multiple \.bb files/);
+  });
+
   it("a cycle is an error listing its tasks in dependency order", async () => {
     // do_x -> do_z ([depends] on its own recipe), do_z -> do_y -> do_x (addtask after)
     const { build, env } = tempLayer({

@@ -40,7 +40,10 @@ export interface TaskGraph {
   recipes: RecipeInfo[];
   /** Problems that did not stop the build (world recipes dropped, -k). */
   warnings: string[];
-  /** Explicit targets dropped because of a dependency error (only with keepGoing). */
+  /**
+   * Explicit targets dropped because of a dependency error (only with keepGoing), and
+   * BitBake's "Multiple .bb files are due to be built" errors (the build still runs).
+   */
   errors: KilnError[];
 }
 
@@ -504,6 +507,23 @@ export function buildTaskGraph(
     if (!seenRecipes.has(n.recipe)) {
       seenRecipes.add(n.recipe);
       recipes.push(n.recipe);
+    }
+  }
+  // runqueue.prepare's sanity check: two recipes due to be built that provide the same
+  // name (a target or a DEPENDS naming each by PN) is an error, the build still runs;
+  // BB_MULTI_PROVIDER_ALLOWED lists names that may; world builds only note it (not shown)
+  if (!options.targets.includes("world")) {
+    const allowed = new Set(String(d.getVar("BB_MULTI_PROVIDER_ALLOWED") ?? "").split(/\s+/).filter(Boolean));
+    const byName = new Map<string, RecipeInfo[]>();
+    for (const r of recipes) for (const p of new Set([r.pn, ...r.provides])) byName.set(p, [...(byName.get(p) ?? []), r]);
+    for (const [name, list] of byName) {
+      if (list.length < 2 || allowed.has(name)) continue;
+      errors.push(
+        new DependencyError(`Multiple .bb files are due to be built which each provide ${name}:\n  ${list.map((r) => r.file).join("\n  ")}`, {
+          details: { name, providers: list.map((r) => r.pn) },
+          hint: `build one of them, or list ${name} in BB_MULTI_PROVIDER_ALLOWED`,
+        }),
+      );
     }
   }
   return {

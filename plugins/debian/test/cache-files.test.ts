@@ -1,20 +1,12 @@
 /** The plugin's caches do not pile up: one unused for a week goes when a new one of its kind is written; one read stays. */
-import { existsSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { markUsed, pruneUnused, UNUSED_FOR_MS } from "../src/cache-files.js";
 import { indexRecords } from "../src/packages-index.js";
+import { tempDirs } from "./temp-dirs.js";
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), "kiln-debian-cache-"));
-  dirs.push(d);
-  return d;
-};
+const tmp = tempDirs("kiln-debian-cache-");
 const DAY = 24 * 60 * 60 * 1000;
 const ageBy = (file: string, ms: number) => {
   const t = (Date.now() - ms) / 1000;

@@ -1,15 +1,12 @@
 /** Packages index parsing and its cache: the cached records read back equal to the parsed ones. */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { deserialize, serialize } from "node:v8";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { allRows, concatRows, indexRecords, parsePackages } from "../src/packages-index.js";
+import { tempDirs } from "./temp-dirs.js";
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs("kiln-debian-index-");
 
 // as archive.ts hands it over: the UTF-8 bytes of the file decoded as latin1
 const INDEX = Buffer.from(
@@ -47,8 +44,7 @@ SHA256: 83a6a0e3f4d3d2b1b77b7d5e0b1d6d0cbbc8f3a1e51d86bfad5b8b5d9a7a3c61
 
 /** A fresh cache directory and an index text source counting how often it is read. */
 function cachedIndex(): { cache: string; text: () => Promise<string>; reads: () => number } {
-  const cache = mkdtempSync(join(tmpdir(), "kiln-debian-index-"));
-  dirs.push(cache);
+  const cache = tmp();
   let reads = 0;
   return {
     cache,

@@ -6,31 +6,23 @@
  * /bin/sh and dpkg (root only).
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import tar from "tar-stream";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { KilnError, readAr, writeAr } from "@kiln/core";
 import { writeArPackage } from "@kiln/package";
 import { assembleRootfs, configureRootfs, MERGED_USR_DIRS, type RootfsPackage } from "../src/rootfs.js";
 import type { DebianPackage } from "../src/types.js";
 import { debianPackage } from "./debian-package.js";
+import { tempDirs } from "./temp-dirs.js";
 
 const EPOCH = 1700000000;
 const isRoot = process.getuid?.() === 0;
 const has = (tool: string) => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
 const hasDpkg = has("dpkg");
-const tmps: string[] = [];
-afterAll(() => {
-  for (const t of tmps.splice(0)) rmSync(t, { recursive: true, force: true });
-});
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), "kiln-rootfs-"));
-  tmps.push(d);
-  return d;
-};
+const tmp = tempDirs("kiln-rootfs-");
 
 const meta = (name: string, version: string, arch: string, extra: Partial<DebianPackage> = {}): DebianPackage => debianPackage(name, { version, arch, ...extra });
 

@@ -1,23 +1,15 @@
 /** The cached universe: the same choices as buildUniverse, found lazily, rebuilt when damaged. */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { deserialize, serialize } from "node:v8";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { allRows, indexRecords, type PackageRows } from "../src/packages-index.js";
 import { buildUniverse, resolveRootfs, type Universe } from "../src/resolve.js";
 import type { DebianPackage } from "../src/types.js";
 import { cachedUniverse } from "../src/universe-cache.js";
+import { tempDirs } from "./temp-dirs.js";
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), "kiln-universe-"));
-  dirs.push(d);
-  return d;
-};
+const tmp = tempDirs("kiln-universe-");
 
 const stanza = (name: string, version: string, fields: Record<string, string> = {}) =>
   Object.entries({ Package: name, Version: version, Architecture: "amd64", Priority: "optional", Filename: `pool/${name}_${version}.deb`, SHA256: "0".repeat(64), ...fields })

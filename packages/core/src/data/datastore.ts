@@ -91,15 +91,27 @@ function inlineReads(raw: string): string[] {
   for (let at = raw.indexOf("${@"); at >= 0; ) {
     const end = findExpressionEnd(raw, at + 3);
     if (end < 0) break;
-    try {
-      const deps = jsDeps(raw.slice(at + 3, end), true);
-      out.push(...deps.vars, ...deps.contains.keys());
-    } catch {
-      // code that does not parse reads nothing we can name (expanding it reports the error)
-    }
+    out.push(...readsOfCode(raw.slice(at + 3, end)));
     at = raw.indexOf("${@", end + 1);
   }
   return out;
+}
+
+/** Per inline expression, what it reads: the same few expressions come back for every recipe parsed. */
+const codeReads = new Map<string, readonly string[]>();
+function readsOfCode(code: string): readonly string[] {
+  let reads = codeReads.get(code);
+  if (!reads) {
+    try {
+      const deps = jsDeps(code, true);
+      reads = [...deps.vars, ...deps.contains.keys()];
+    } catch {
+      // code that does not parse reads nothing we can name (expanding it reports the error)
+      reads = [];
+    }
+    codeReads.set(code, reads);
+  }
+  return reads;
 }
 
 /** Installed by the JS layer so plain stores also see `kiln` in `${@...}`. */
